@@ -1,0 +1,25 @@
+using System.Text.RegularExpressions;
+using Serilog.Core;
+using Serilog.Events;
+
+namespace OrderCancel.Api.Http;
+
+/// <summary>Masks anything that looks like a card number (13–19 digits) in log properties, wherever it came from.</summary>
+public sealed partial class CardNumberMasking : ILogEventEnricher
+{
+    public void Enrich(LogEvent logEvent, ILogEventPropertyFactory propertyFactory)
+    {
+        foreach (var (name, value) in logEvent.Properties.ToList())
+        {
+            if (value is ScalarValue { Value: string text } && CardLike().IsMatch(text))
+            {
+                logEvent.AddOrUpdateProperty(new LogEventProperty(name, new ScalarValue(Mask(text))));
+            }
+        }
+    }
+
+    public static string Mask(string text) => CardLike().Replace(text, match => new string('*', match.Length - 4) + match.Value[^4..]);
+
+    [GeneratedRegex(@"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")]
+    private static partial Regex CardLike();
+}

@@ -1,0 +1,78 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+
+namespace OrderCancel.Api.Http;
+
+/// <summary>The one set of JSON rules for requests, responses, stored events and webhooks (SPEC §1).</summary>
+public static class Json
+{
+    public static readonly JsonSerializerOptions Options = Configure(new JsonSerializerOptions());
+
+    public static JsonSerializerOptions Configure(JsonSerializerOptions options)
+    {
+        options.TypeInfoResolver ??= new DefaultJsonTypeInfoResolver();
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        options.AllowDuplicateProperties = false;
+        options.NumberHandling = JsonNumberHandling.Strict;
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
+        options.Converters.Add(new UtcInstantConverter());
+        options.Converters.Add(new RawJsonConverter());
+        return options;
+    }
+
+    /// <summary>The wire name of an enum value: <c>OneTime</c> is <c>one_time</c>.</summary>
+    public static string Name<TEnum>(TEnum value)
+        where TEnum : struct, Enum => EnumNames<TEnum>.ByValue[value];
+
+    public static bool TryParse<TEnum>(string? name, out TEnum value)
+        where TEnum : struct, Enum => EnumNames<TEnum>.ByName.TryGetValue(name ?? "", out value);
+
+    public static IEnumerable<string> Names<TEnum>()
+        where TEnum : struct, Enum => EnumNames<TEnum>.ByName.Keys;
+
+    public static IReadOnlyList<string> Names(Type enumType) =>
+        [.. Enum.GetNames(enumType).Select(JsonNamingPolicy.SnakeCaseLower.ConvertName)];
+
+    private static class EnumNames<TEnum>
+        where TEnum : struct, Enum
+    {
+        public static readonly FrozenDictionary<TEnum, string> ByValue =
+            Enum.GetValues<TEnum>().ToFrozenDictionary(v => v, v => JsonNamingPolicy.SnakeCaseLower.ConvertName(v.ToString()));
+
+        public static readonly FrozenDictionary<string, TEnum> ByName =
+            ByValue.ToFrozenDictionary(pair => pair.Value, pair => pair.Key, StringComparer.Ordinal);
+    }
+}
+
+/// <summary>Writes instants as ISO 8601 UTC with <c>Z</c>, to the microsecond PostgreSQL keeps.</summary>
+public sealed class UtcInstantConverter : JsonConverter<DateTimeOffset>
+{
+    public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.GetDateTimeOffset();
+
+    public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
+        writer.WriteStringValue(value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
+}
+
+/// <summary>JSON text stored as given (order and line metadata, event data) and written out unchanged.</summary>
+[JsonConverter(typeof(RawJsonConverter))]
+public readonly record struct RawJson(string Text)
+{
+    public static readonly RawJson EmptyObject = new("{}");
+}
+
+public sealed class RawJsonConverter : JsonConverter<RawJson>
+{
+    public override RawJson Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        using var document = JsonDocument.ParseValue(ref reader);
+        return new RawJson(document.RootElement.GetRawText());
+    }
+
+    public override void Write(Utf8JsonWriter writer, RawJson value, JsonSerializerOptions options) =>
+        writer.WriteRawValue(value.Text, skipInputValidation: true);
+}

@@ -1,0 +1,150 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Metadata;
+
+namespace OrderCancel.Api.Http;
+
+public static class RequestLimits
+{
+    /// <summary>SPEC §6: a larger body is a 413.</summary>
+    public const int MaxBodyBytes = 1024 * 1024;
+}
+
+/// <summary>Marks a request body whose properties are all optional: an empty body reads as <c>{}</c>.</summary>
+public interface IOptionalBody;
+
+/// <summary>A parsed request body, as the endpoint filters see it.</summary>
+public interface IJsonBody
+{
+    object Value { get; }
+
+    /// <summary>The body's bytes as received, for idempotency fingerprints.</summary>
+    ReadOnlyMemory<byte> Raw { get; }
+}
+
+/// <summary>
+/// A strict JSON request body (SPEC §1, §6): media type and size, then syntax, then shape
+/// (unknown properties, wrong types) are checked in that order, each refusal a problem with its code.
+/// Property-level rules are FluentValidation's, in <see cref="ValidationFilter"/>.
+/// </summary>
+public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
+    where T : class
+{
+    private static readonly byte[] EmptyObject = "{}"u8.ToArray();
+
+    private JsonBody(T value, ReadOnlyMemory<byte> raw)
+    {
+        Value = value;
+        Raw = raw;
+    }
+
+    public T Value { get; }
+
+    public ReadOnlyMemory<byte> Raw { get; }
+
+    object IJsonBody.Value => Value;
+
+    private static bool Optional => typeof(IOptionalBody).IsAssignableFrom(typeof(T));
+
+    [SuppressMessage("Design", "CA1000", Justification = "Minimal APIs bind through a static BindAsync on the parameter type.")]
+    public static async ValueTask<JsonBody<T>?> BindAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (request.ContentLength > RequestLimits.MaxBodyBytes)
+        {
+            throw ProblemException.Of("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes.");
+        }
+
+        var raw = await ReadAsync(request, context.RequestAborted);
+        if (raw.Length == 0)
+        {
+            return Optional
+                ? Parse(EmptyObject)
+                : throw ProblemException.Of("malformed_json", "A JSON object body is required.");
+        }
+
+        if (!request.HasJsonContentType())
+        {
+            throw ProblemException.Of("unsupported_media_type", "Send the body as application/json.");
+        }
+
+        return Parse(raw);
+    }
+
+    [SuppressMessage("Design", "CA1000", Justification = "Minimal APIs read metadata through a static method on the parameter type.")]
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) =>
+        builder.Metadata.Add(new BodyMetadata(typeof(T), Optional));
+
+    private static JsonBody<T> Parse(byte[] raw)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(raw);
+        }
+        catch (JsonException exception)
+        {
+            throw ProblemException.Of("malformed_json", $"The body is not valid JSON: {exception.Message}");
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw ProblemException.Of("malformed_json", "The body must be a JSON object.");
+            }
+
+            var errors = JsonShape.Check(document.RootElement, typeof(T), Json.Options);
+            if (errors.Count > 0)
+            {
+                throw ProblemException.Of("validation_failed", "See errors for the properties to fix.", errors);
+            }
+
+            try
+            {
+                return new JsonBody<T>(document.RootElement.Deserialize<T>(Json.Options)!, raw);
+            }
+            catch (JsonException exception)
+            {
+                var path = JsonShape.ToFieldPath(exception.Path);
+                throw ProblemException.Of("validation_failed", "See errors for the properties to fix.", new Dictionary<string, string[]>
+                {
+                    [path] = ["Has an invalid value."],
+                });
+            }
+        }
+    }
+
+    private static async Task<byte[]> ReadAsync(HttpRequest request, CancellationToken cancellation)
+    {
+        // Read at most one byte past the limit, so a chunked body cannot make us buffer more.
+        var buffer = new ArrayBufferWriter<byte>(request.ContentLength is { } length and > 0 ? (int)length : 256);
+        while (true)
+        {
+            var memory = buffer.GetMemory(4096);
+            var read = await request.Body.ReadAsync(memory, cancellation);
+            if (read == 0)
+            {
+                return buffer.WrittenSpan.ToArray();
+            }
+
+            buffer.Advance(read);
+            if (buffer.WrittenCount > RequestLimits.MaxBodyBytes)
+            {
+                throw ProblemException.Of("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes.");
+            }
+        }
+    }
+
+    /// <summary>Tells the API explorer (and so Swagger) the body's type, as <c>Accepts&lt;T&gt;</c> would.</summary>
+    private sealed class BodyMetadata(Type type, bool optional) : IAcceptsMetadata
+    {
+        public IReadOnlyList<string> ContentTypes { get; } = ["application/json"];
+
+        public Type? RequestType { get; } = type;
+
+        public bool IsOptional { get; } = optional;
+    }
+}

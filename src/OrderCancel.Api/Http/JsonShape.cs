@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace OrderCancel.Api.Http;
+
+/// <summary>
+/// Checks a JSON document against the shape of the type it will become, listing every unknown property
+/// and every value of the wrong type at once, under the request's own paths (<c>lines[0].quantity</c>).
+/// </summary>
+public static class JsonShape
+{
+    public static Dictionary<string, string[]> Check(JsonElement element, Type type, JsonSerializerOptions options)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        Visit(element, type, "", options, errors);
+        return errors;
+    }
+
+    /// <summary><c>$.lines[0].quantity</c> → <c>lines[0].quantity</c>.</summary>
+    public static string ToFieldPath(string? jsonPath) =>
+        string.IsNullOrEmpty(jsonPath) || jsonPath == "$" ? "" : jsonPath.TrimStart('$').TrimStart('.');
+
+    private static void Visit(JsonElement element, Type type, string path, JsonSerializerOptions options, Dictionary<string, string[]> errors)
+    {
+        if (element.ValueKind == JsonValueKind.Null)
+        {
+            return; // Whether null is allowed is a validation rule ("is required"), not a shape one.
+        }
+
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        if (Expectation(target) is { } expected)
+        {
+            if (!expected.Accepts(element))
+            {
+                errors[path] = [expected.Message];
+            }
+
+            return;
+        }
+
+        var info = options.GetTypeInfo(target);
+        switch (info.Kind)
+        {
+            case JsonTypeInfoKind.Enumerable when element.ValueKind == JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    Visit(item, info.ElementType!, $"{path}[{index++}]", options, errors);
+                }
+
+                break;
+            case JsonTypeInfoKind.Enumerable:
+                errors[path] = ["Must be an array."];
+                break;
+            case JsonTypeInfoKind.Object when element.ValueKind == JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    var childPath = path.Length == 0 ? property.Name : $"{path}.{property.Name}";
+                    var member = info.Properties.FirstOrDefault(p => p.Name == property.Name);
+                    if (member is null)
+                    {
+                        errors[childPath] = ["Is not a known property."];
+                    }
+                    else
+                    {
+                        Visit(property.Value, member.PropertyType, childPath, options, errors);
+                    }
+                }
+
+                break;
+            case JsonTypeInfoKind.Object:
+                errors[path] = ["Must be an object."];
+                break;
+            default:
+                break;
+        }
+    }
+
+    private static Expected? Expectation(Type type)
+    {
+        if (type == typeof(string))
+        {
+            return new(e => e.ValueKind == JsonValueKind.String, "Must be a string.");
+        }
+
+        if (type == typeof(bool))
+        {
+            return new(e => e.ValueKind is JsonValueKind.True or JsonValueKind.False, "Must be true or false.");
+        }
+
+        if (type == typeof(int))
+        {
+            return new(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out _), "Must be a whole number.");
+        }
+
+        if (type == typeof(long))
+        {
+            return new(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out _), "Must be a whole number.");
+        }
+
+        if (type == typeof(decimal))
+        {
+            return new(e => e.ValueKind == JsonValueKind.Number && e.TryGetDecimal(out _), "Must be a number.");
+        }
+
+        if (type == typeof(DateOnly))
+        {
+            return new(
+                e => e.ValueKind == JsonValueKind.String
+                    && DateOnly.TryParseExact(e.GetString(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _),
+                "Must be a date in YYYY-MM-DD format.");
+        }
+
+        if (type == typeof(DateTimeOffset))
+        {
+            return new(
+                e => e.ValueKind == JsonValueKind.String && e.TryGetDateTimeOffset(out _),
+                "Must be an ISO 8601 instant with its offset, e.g. 2026-01-31T00:00:00Z.");
+        }
+
+        if (type.IsEnum)
+        {
+            var names = Json.Names(type);
+            return new(
+                e => e.ValueKind == JsonValueKind.String && names.Contains(e.GetString()),
+                $"Must be one of: {string.Join(", ", names)}.");
+        }
+
+        if (type == typeof(JsonElement) || type == typeof(RawJson))
+        {
+            return new(_ => true, "");
+        }
+
+        return null;
+    }
+
+    private sealed record Expected(Func<JsonElement, bool> Accepts, string Message);
+}

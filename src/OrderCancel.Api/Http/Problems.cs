@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using OrderCancel.Domain;
+
+namespace OrderCancel.Api.Http;
+
+/// <summary>Problem details (RFC 9457) with the stable <c>code</c> of SPEC §6; the one code → status mapping.</summary>
+public static class Problems
+{
+    public const string TypeBase = "https://ordercancel.dev/problems/";
+
+    private static readonly Dictionary<string, (int Status, string Title)> Known = new(StringComparer.Ordinal)
+    {
+        ["malformed_json"] = (400, "The body is not a JSON object"),
+        ["validation_failed"] = (422, "The request has invalid properties"),
+        ["unauthenticated"] = (401, "Missing, unknown or revoked API key"),
+        ["forbidden"] = (403, "This key may not use this route"),
+        ["test_endpoints_disabled"] = (403, "Test endpoints are disabled in production"),
+        ["order_not_found"] = (404, "Order not found"),
+        ["not_found"] = (404, "Not found"),
+        ["method_not_allowed"] = (405, "Method not allowed"),
+        ["order_already_paid"] = (400, "The order has already been paid"),
+        ["order_already_cancelled"] = (400, "The order is already cancelled"),
+        ["order_not_cancelled"] = (400, "The order is not cancelled"),
+        ["order_not_payable"] = (400, "The order cannot be paid"),
+        ["line_not_found"] = (400, "Line not found"),
+        ["quantity_exceeds_remaining"] = (400, "Quantity exceeds what remains"),
+        ["cancellation_already_scheduled"] = (400, "A cancellation is already scheduled"),
+        ["reactivation_already_scheduled"] = (400, "A reactivation is already scheduled"),
+        ["no_scheduled_cancellation"] = (400, "No cancellation is scheduled"),
+        ["no_scheduled_reactivation"] = (400, "No reactivation is scheduled"),
+        ["duplicate_reference"] = (409, "An order with this reference exists"),
+        ["idempotency_key_in_use"] = (409, "A request with this idempotency key is still running"),
+        ["version_mismatch"] = (412, "The order has changed"),
+        ["payload_too_large"] = (413, "The body is larger than 1 MiB"),
+        ["unsupported_media_type"] = (415, "The body must be application/json"),
+        ["idempotency_key_reused"] = (422, "The idempotency key was used for another request"),
+        ["rate_limited"] = (429, "Too many requests"),
+        ["internal_error"] = (500, "Something went wrong on our side"),
+        ["unavailable"] = (503, "The service is temporarily unavailable"),
+    };
+
+    /// <summary>The codes clients can branch on, for documentation.</summary>
+    public static IReadOnlyDictionary<string, (int Status, string Title)> Codes => Known;
+
+    public static int StatusOf(string code) => Known.TryGetValue(code, out var known) ? known.Status : 400;
+
+    public static ProblemDetails Create(string code, string? detail = null, IDictionary<string, string[]>? errors = null)
+    {
+        var (status, title) = Known.TryGetValue(code, out var known) ? known : (400, code);
+        var problem = new ProblemDetails
+        {
+            Type = TypeBase + code,
+            Title = title,
+            Status = status,
+            Detail = detail,
+        };
+        problem.Extensions["code"] = code;
+        problem.Extensions["trace_id"] = Activity.Current?.Id;
+        if (errors is not null)
+        {
+            problem.Extensions["errors"] = errors;
+        }
+
+        return problem;
+    }
+
+    public static ProblemHttpResult Result(string code, string? detail = null, IDictionary<string, string[]>? errors = null) =>
+        TypedResults.Problem(Create(code, detail, errors));
+
+    public static ProblemHttpResult Validation(IDictionary<string, string[]> errors) =>
+        Result("validation_failed", "See errors for the properties to fix.", errors);
+
+    public static ProblemHttpResult Validation(string field, string message) =>
+        Validation(new Dictionary<string, string[]> { [field] = [message] });
+
+    /// <summary>A refusal from the domain: a property problem is a 422, a state rule a 400.</summary>
+    public static ProblemHttpResult From(DomainError error) =>
+        error.IsValidation ? Validation(error.Field!, error.Message) : Result(error.Code, error.Message);
+
+    public static ProblemHttpResult OrderNotFound(long id) => Result("order_not_found", $"Order {id} not found.");
+}
+
+/// <summary>Thrown at the HTTP edge (body binding) to answer with a problem before the handler runs.</summary>
+public sealed class ProblemException(ProblemDetails problem) : Exception(problem.Detail ?? problem.Title)
+{
+    public ProblemDetails Problem { get; } = problem;
+
+    public static ProblemException Of(string code, string? detail = null, IDictionary<string, string[]>? errors = null) =>
+        new(Problems.Create(code, detail, errors));
+}

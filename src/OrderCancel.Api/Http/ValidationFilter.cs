@@ -1,0 +1,70 @@
+using System.Reflection;
+using System.Text.Json;
+using FluentValidation;
+
+namespace OrderCancel.Api.Http;
+
+/// <summary>
+/// The one endpoint filter that runs FluentValidation over a route's body and query arguments,
+/// answering 422 <c>validation_failed</c> with the failures listed by property path.
+/// </summary>
+public static class ValidationFilter
+{
+    static ValidationFilter()
+    {
+        // One message per property: the first rule that fails says what to fix.
+        ValidatorOptions.Global.DefaultRuleLevelCascadeMode = CascadeMode.Stop;
+
+        // Failures name properties as the request does: lines[0].quantity, customer.email.
+        ValidatorOptions.Global.PropertyNameResolver = (_, member, _) =>
+            member is null ? null : JsonNamingPolicy.SnakeCaseLower.ConvertName(member.Name);
+        ValidatorOptions.Global.DisplayNameResolver = (_, member, _) =>
+            member is null ? null : JsonNamingPolicy.SnakeCaseLower.ConvertName(member.Name);
+    }
+
+    public static EndpointFilterDelegate Create(EndpointFilterFactoryContext context, EndpointFilterDelegate next)
+    {
+        var services = context.ApplicationServices;
+        var isService = services.GetRequiredService<IServiceProviderIsService>();
+        var checks = context.MethodInfo.GetParameters()
+            .Select((parameter, index) => (Index: index, Target: TargetType(parameter)))
+            .Select(p => (p.Index, p.Target, Validator: typeof(IValidator<>).MakeGenericType(p.Target)))
+            .Where(p => isService.IsService(p.Validator))
+            .ToArray();
+
+        if (checks.Length == 0)
+        {
+            return next;
+        }
+
+        return async invocation =>
+        {
+            foreach (var (index, _, validatorType) in checks)
+            {
+                var argument = invocation.Arguments[index];
+                var value = argument is IJsonBody body ? body.Value : argument;
+                if (value is null)
+                {
+                    continue;
+                }
+
+                var validator = (IValidator)invocation.HttpContext.RequestServices.GetRequiredService(validatorType);
+                var result = await validator.ValidateAsync(new ValidationContext<object>(value), invocation.HttpContext.RequestAborted);
+                if (!result.IsValid)
+                {
+                    var errors = result.Errors
+                        .GroupBy(failure => failure.PropertyName, StringComparer.Ordinal)
+                        .ToDictionary(group => group.Key, group => group.Select(f => f.ErrorMessage).Distinct().ToArray());
+                    return Problems.Validation(errors);
+                }
+            }
+
+            return await next(invocation);
+        };
+    }
+
+    private static Type TargetType(ParameterInfo parameter) =>
+        parameter.ParameterType.IsGenericType && parameter.ParameterType.GetGenericTypeDefinition() == typeof(JsonBody<>)
+            ? parameter.ParameterType.GetGenericArguments()[0]
+            : parameter.ParameterType;
+}

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Security.Claims;
+using FluentValidation;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Orders;
+using OrderCancel.Api.Partners;
+using OrderCancel.Api.Persistence;
+using Serilog;
+
+namespace OrderCancel.Api;
+
+/// <summary>The composition root: services, then the request pipeline.</summary>
+public static class OrderCancelApp
+{
+    private static readonly Lazy<ActivityListener> RequestActivities = new(() =>
+    {
+        // Hosting starts a request Activity only when someone listens; logs and problem details need its trace id.
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.PropagationData,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
+    });
+
+    public static WebApplicationBuilder AddOrderCancel(this WebApplicationBuilder builder)
+    {
+        _ = RequestActivities.Value;
+        var services = builder.Services;
+        var configuration = builder.Configuration;
+
+        services.AddSerilog((provider, logger) => logger
+            .ReadFrom.Configuration(configuration)
+            .ReadFrom.Services(provider)
+            .Enrich.FromLogContext()
+            .Enrich.With<CardNumberMasking>());
+
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
+        services.ConfigureHttpJsonOptions(options => Json.Configure(options.SerializerOptions));
+        services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(options => Json.Configure(options.JsonSerializerOptions));
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            // Answers the framework writes itself (unknown route, wrong method) get a code and trace id too.
+            var problem = context.ProblemDetails;
+            problem.Extensions.TryAdd("code", problem.Status switch
+            {
+                StatusCodes.Status404NotFound => "not_found",
+                StatusCodes.Status405MethodNotAllowed => "method_not_allowed",
+                StatusCodes.Status500InternalServerError => "internal_error",
+                _ => "error",
+            });
+            problem.Extensions.TryAdd("trace_id", Activity.Current?.Id);
+        });
+        services.AddExceptionHandler<ExceptionHandler>();
+
+        services.AddDbContextPool<OrdersDbContext>((provider, options) => options
+            .UseNpgsql(provider.GetRequiredService<IConfiguration>().GetConnectionString("Orders")
+                ?? throw new InvalidOperationException("Set ConnectionStrings:Orders (env ConnectionStrings__Orders) to a PostgreSQL connection string."))
+            .UseSnakeCaseNamingConvention());
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddValidatorsFromAssemblyContaining<CreateOrderValidator>(ServiceLifetime.Singleton);
+
+        services.Configure<AdminOptions>(configuration.GetSection("Admin"));
+        services.AddAuthentication(Callers.Scheme)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(Callers.Scheme, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Callers.PartnerPolicy, policy => policy.RequireRole(Callers.PartnerRole))
+            .AddPolicy(Callers.AdminPolicy, policy => policy.RequireRole(Callers.AdminRole));
+
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddOrderCancelOpenApi();
+        return builder;
+    }
+
+    public static async Task UseOrderCancelAsync(this WebApplication app)
+    {
+        await Database.PrepareAsync(app);
+
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseSerilogRequestLogging(options => options.EnrichDiagnosticContext = (diagnostics, http) =>
+        {
+            diagnostics.Set("PartnerId", http.User.FindFirstValue(Callers.PartnerIdClaim));
+            diagnostics.Set("TraceId", Activity.Current?.TraceId.ToString());
+        });
+        app.UseOrderCancelOpenApi();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).WithTags("Health");
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).WithTags("Health");
+        app.MapOrders();
+        app.MapAdmin();
+    }
+}

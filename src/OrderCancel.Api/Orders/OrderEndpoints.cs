@@ -1,0 +1,214 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Partners;
+using OrderCancel.Api.Persistence;
+using OrderCancel.Api.Persistence.Configurations;
+using OrderCancel.Domain;
+
+namespace OrderCancel.Api.Orders;
+
+/// <summary><c>/v1/orders</c>: create, read, list, pay, and the order's events.</summary>
+public static class OrderEndpoints
+{
+    private static readonly Func<OrdersDbContext, Guid, long, Task<Order?>> FindOrder =
+        EF.CompileAsyncQuery((OrdersDbContext db, Guid partnerId, long id) =>
+            db.Orders.AsNoTracking().FirstOrDefault(o => o.Id == id && o.PartnerId == partnerId));
+
+    public static RouteGroupBuilder MapOrders(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/orders")
+            .WithTags("Orders")
+            .RequireAuthorization(Callers.PartnerPolicy)
+            .AddEndpointFilterFactory(ValidationFilter.Create)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
+
+        group.MapPost("/", Create)
+            .WithName("CreateOrder")
+            .WithSummary("Create or import an order")
+            .WithDescription("One-time orders start pending, recurring ones active. A duplicate reference is a 409.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapGet("/{id:long}", Get)
+            .WithName("GetOrder")
+            .WithSummary("Get an order")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/", List)
+            .WithName("ListOrders")
+            .WithSummary("List orders, newest first")
+            .WithDescription("Filter by status, kind, customer_ref or reference; page with limit and the opaque next_cursor.")
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapPost("/{id:long}/payments", Pay)
+            .WithName("PayOrder")
+            .WithSummary("Mark a pending one-time order paid")
+            .WithDescription("amount must equal amount_due. Other statuses and recurring orders: 400 order_not_payable.")
+            .ProducesMutationProblems();
+        group.MapGet("/{id:long}/events", Events)
+            .WithName("ListOrderEvents")
+            .WithSummary("The order's events, oldest first")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return group;
+    }
+
+    /// <summary>The refusals every order mutation can answer.</summary>
+    public static RouteHandlerBuilder ProducesMutationProblems(this RouteHandlerBuilder builder) => builder
+        .ProducesProblem(StatusCodes.Status400BadRequest)
+        .ProducesProblem(StatusCodes.Status404NotFound)
+        .ProducesProblem(StatusCodes.Status412PreconditionFailed)
+        .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+        .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+        .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+
+    public static async Task<Results<Created<OrderResponse>, Created<MinimalChangeResponse>, ProblemHttpResult>> Create(
+        JsonBody<CreateOrderRequest> body,
+        HttpContext http,
+        OrdersDbContext db,
+        TimeProvider clock,
+        CancellationToken cancellation)
+    {
+        var partnerId = http.User.PartnerId();
+        var spec = ToNewOrder(body.Value);
+        if (spec.Reference is { } reference
+            && await db.Orders.AnyAsync(o => o.PartnerId == partnerId && o.Reference == reference, cancellation))
+        {
+            return DuplicateReference(reference);
+        }
+
+        var order = Order.Create(partnerId, spec, clock.GetUtcNow(), http.User.Actor());
+        var created = order.PendingEvents[0];
+        db.Orders.Add(order);
+        try
+        {
+            await db.SaveChangesAsync(cancellation);
+        }
+        catch (DbUpdateException exception) when (exception.InnerException is PostgresException
+        {
+            SqlState: PostgresErrorCodes.UniqueViolation,
+            ConstraintName: OrderConfiguration.UniqueReferenceIndex,
+        })
+        {
+            return DuplicateReference(spec.Reference!);
+        }
+
+        http.Response.SetETag(order.Version);
+        var location = $"/v1/orders/{order.Id}";
+        return http.PrefersMinimal()
+            ? TypedResults.Created(location, new MinimalChangeResponse(created.Id, order.Id, order.Status))
+            : TypedResults.Created(location, OrderResponse.From(order));
+    }
+
+    public static async Task<Results<Ok<OrderResponse>, ProblemHttpResult>> Get(
+        long id, HttpContext http, OrdersDbContext db)
+    {
+        var order = await FindOrder(db, http.User.PartnerId(), id);
+        if (order is null)
+        {
+            return Problems.OrderNotFound(id);
+        }
+
+        http.Response.SetETag(order.Version);
+        return TypedResults.Ok(OrderResponse.From(order));
+    }
+
+    public static async Task<Ok<OrderPage>> List(
+        [AsParameters] ListOrdersQuery query, HttpContext http, OrdersDbContext db, CancellationToken cancellation)
+    {
+        var orders = db.Orders.AsNoTracking().Where(o => o.PartnerId == http.User.PartnerId());
+        if (query.StatusFilter is { } status)
+        {
+            orders = orders.Where(o => o.Status == status);
+        }
+
+        if (query.KindFilter is { } kind)
+        {
+            orders = orders.Where(o => o.Kind == kind);
+        }
+
+        if (query.CustomerRef is { } customerRef)
+        {
+            orders = orders.Where(o => o.Customer.Ref == customerRef);
+        }
+
+        if (query.Reference is { } reference)
+        {
+            orders = orders.Where(o => o.Reference == reference);
+        }
+
+        if (query.Cursor is { } text && OrderCursor.TryDecode(text, out var after))
+        {
+            orders = orders.Where(o => o.CreatedAt < after.CreatedAt || (o.CreatedAt == after.CreatedAt && o.Id < after.Id));
+        }
+
+        var size = query.PageSize;
+        var page = await orders
+            .OrderByDescending(o => o.CreatedAt).ThenByDescending(o => o.Id)
+            .Take(size + 1)
+            .ToListAsync(cancellation);
+        var next = page.Count > size ? new OrderCursor(page[size - 1].CreatedAt, page[size - 1].Id).Encode() : null;
+        return TypedResults.Ok(new OrderPage([.. page.Take(size).Select(OrderResponse.From)], next));
+    }
+
+    public static Task<OrderChangeResults> Pay(
+        long id,
+        JsonBody<PayOrderRequest> body,
+        HttpContext http,
+        OrdersDbContext db,
+        TimeProvider clock,
+        CancellationToken cancellation)
+    {
+        var request = new PaymentRequest(body.Value.Method!, body.Value.Amount!.Value, body.Value.Reference);
+        return OrderMutation.Run(http, db, clock, id, (order, now) => order.Pay(request, now, http.User.Actor()), cancellation);
+    }
+
+    public static async Task<Results<Ok<EventList>, ProblemHttpResult>> Events(
+        long id, HttpContext http, OrdersDbContext db, CancellationToken cancellation)
+    {
+        var partnerId = http.User.PartnerId();
+        if (!await db.Orders.AnyAsync(o => o.Id == id && o.PartnerId == partnerId, cancellation))
+        {
+            return Problems.OrderNotFound(id);
+        }
+
+        var events = await db.Events.AsNoTracking()
+            .Where(e => e.OrderId == id && e.PartnerId == partnerId)
+            .OrderBy(e => e.Sequence)
+            .Select(e => new EventResponse(e.Id, e.Type, e.OrderId, e.OccurredAt, e.Actor, new RawJson(e.Data)))
+            .ToListAsync(cancellation);
+        return TypedResults.Ok(new EventList(events));
+    }
+
+    private static ProblemHttpResult DuplicateReference(string reference) =>
+        Problems.Result("duplicate_reference", $"An order with reference '{reference}' already exists.");
+
+    private static NewOrder ToNewOrder(CreateOrderRequest request) => new(
+        request.Kind!.Value,
+        Currency.Of(request.Currency!),
+        request.TimeZone ?? "UTC",
+        request.BillingPeriod,
+        request.Reference,
+        request.Channel ?? "api",
+        new Customer(
+            request.Customer!.Ref!,
+            request.Customer.Email!,
+            request.Customer.FirstName!,
+            request.Customer.LastName!,
+            request.Customer.Phone),
+        [.. request.Lines!.Select(line => new NewLine(
+            line.Sku!,
+            line.Name!,
+            line.Quantity!.Value,
+            line.UnitPrice!.Value,
+            line.Discount ?? 0m,
+            line.TaxRate ?? 0m,
+            MetadataText(line.Metadata)))],
+        request.ShippingCost ?? 0m,
+        MetadataText(request.Metadata));
+
+    private static string MetadataText(System.Text.Json.JsonElement? metadata) =>
+        metadata is { ValueKind: System.Text.Json.JsonValueKind.Object } value ? value.GetRawText() : "{}";
+}

@@ -1,0 +1,59 @@
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Partners;
+using OrderCancel.Api.Persistence;
+using OrderCancel.Domain;
+
+namespace OrderCancel.Api.Orders;
+
+/// <summary>
+/// How every order mutation runs: lock the partner's order row, check <c>If-Match</c>, call one domain
+/// method, save the change with its event, answer with the event id and the order (SPEC §6 order of checks).
+/// </summary>
+public static class OrderMutation
+{
+    public static async Task<OrderChangeResults> Run(
+        HttpContext http,
+        OrdersDbContext db,
+        TimeProvider clock,
+        long id,
+        Func<Order, DateTimeOffset, Result<OrderChange>> change,
+        CancellationToken cancellation)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
+        var order = await db.LockOrderAsync(http.User.PartnerId(), id, cancellation);
+        if (order is null)
+        {
+            return Problems.OrderNotFound(id);
+        }
+
+        if (!http.Request.IfMatchAllows(order.Version))
+        {
+            return Problems.Result("version_mismatch", $"The order is at version {order.Version}; send If-Match: \"{order.Version}\" after reading it again.");
+        }
+
+        var result = change(order, clock.GetUtcNow());
+        if (!result.IsSuccess)
+        {
+            return Problems.From(result.Error!);
+        }
+
+        await db.SaveChangesAsync(cancellation);
+        await transaction.CommitAsync(cancellation);
+        return Respond(http, order, result.Value);
+    }
+
+    public static OrderChangeResults Respond(
+        HttpContext http, Order order, OrderChange change)
+    {
+        http.Response.SetETag(order.Version);
+        var location = $"/v1/orders/{order.Id}";
+        if (http.PrefersMinimal())
+        {
+            var minimal = new MinimalChangeResponse(change.Event.Id, order.Id, order.Status);
+            return change.Scheduled ? TypedResults.Accepted(location, minimal) : TypedResults.Ok(minimal);
+        }
+
+        var full = new OrderChangeResponse(change.Event.Id, OrderResponse.From(order));
+        return change.Scheduled ? TypedResults.Accepted(location, full) : TypedResults.Ok(full);
+    }
+}

@@ -1,0 +1,183 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using OrderCancel.Api.Http;
+using OrderCancel.Domain;
+
+namespace OrderCancel.Api.Orders;
+
+/// <summary>An order as partners, stored events and webhooks see it (SPEC §2).</summary>
+public sealed record OrderResponse(
+    long Id,
+    OrderKind Kind,
+    OrderStatus Status,
+    string? Reference,
+    string Channel,
+    string Currency,
+    string TimeZone,
+    BillingPeriod? BillingPeriod,
+    CustomerResponse Customer,
+    IReadOnlyList<LineResponse> Lines,
+    decimal ShippingCost,
+    bool ShippingWaived,
+    decimal Subtotal,
+    decimal Discount,
+    decimal Tax,
+    decimal Total,
+    decimal AmountPaid,
+    decimal AmountDue,
+    PaymentResponse? Payment,
+    RawJson Metadata,
+    ScheduledCancellationResponse? ScheduledCancellation,
+    ScheduledReactivationResponse? ScheduledReactivation,
+    IReadOnlyList<CancellationResponse> Cancellations,
+    DateTimeOffset? CancelledAt,
+    DateTimeOffset? ReactivatedAt,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    int Version)
+{
+    public static OrderResponse From(Order order)
+    {
+        var currency = order.Currency;
+        var amounts = order.Amounts;
+        return new OrderResponse(
+            order.Id,
+            order.Kind,
+            order.Status,
+            order.Reference,
+            order.Channel,
+            order.CurrencyCode,
+            order.TimeZone,
+            order.BillingPeriod,
+            new CustomerResponse(order.Customer.Ref, order.Customer.Email, order.Customer.FirstName, order.Customer.LastName, order.Customer.Phone),
+            [.. order.Lines.Select(line => LineResponse.From(line, currency))],
+            order.ShippingCost,
+            order.ShippingWaived,
+            amounts.Subtotal.Amount,
+            amounts.Discount.Amount,
+            amounts.Tax.Amount,
+            amounts.Total.Amount,
+            amounts.AmountPaid.Amount,
+            amounts.AmountDue.Amount,
+            order.Payment is { } payment ? new PaymentResponse(payment.Method, payment.PaidAt, payment.Reference) : null,
+            new RawJson(order.Metadata),
+            order.ScheduledCancellation is { } cancellation ? ScheduledCancellationResponse.From(cancellation) : null,
+            order.ScheduledReactivation is { } reactivation
+                ? new ScheduledReactivationResponse(reactivation.EventId, reactivation.EffectiveDate, reactivation.Note)
+                : null,
+            [.. order.Cancellations.Select(CancellationResponse.From)],
+            order.CancelledAt,
+            order.ReactivatedAt,
+            order.CreatedAt,
+            order.UpdatedAt,
+            order.Version);
+    }
+}
+
+public sealed record CustomerResponse(string Ref, string Email, string FirstName, string LastName, string? Phone);
+
+public sealed record LineResponse(
+    int Id,
+    string Sku,
+    string Name,
+    int Quantity,
+    int CancelledQuantity,
+    decimal UnitPrice,
+    decimal Discount,
+    decimal TaxRate,
+    decimal Subtotal,
+    decimal DiscountApplied,
+    decimal Tax,
+    decimal Total,
+    RawJson Metadata)
+{
+    public static LineResponse From(OrderLine line, Currency currency)
+    {
+        var amounts = line.AmountsIn(currency);
+        return new LineResponse(
+            line.Id,
+            line.Sku,
+            line.Name,
+            line.Quantity,
+            line.CancelledQuantity,
+            line.UnitPrice,
+            line.Discount,
+            line.TaxRate,
+            amounts.Subtotal.Amount,
+            amounts.DiscountApplied.Amount,
+            amounts.Tax.Amount,
+            amounts.Total.Amount,
+            new RawJson(line.Metadata));
+    }
+}
+
+public sealed record PaymentResponse(string Method, DateTimeOffset PaidAt, string? Reference);
+
+public sealed record CancelItemResponse(int LineId, int Quantity, CancellationReason? Reason);
+
+public sealed record ScheduledCancellationResponse(
+    Guid EventId,
+    DateOnly EffectiveDate,
+    CancellationReason Reason,
+    string? Note,
+    IReadOnlyList<CancelItemResponse>? Items,
+    bool WaiveShipping)
+{
+    public static ScheduledCancellationResponse From(ScheduledCancellation scheduled) => new(
+        scheduled.EventId,
+        scheduled.EffectiveDate,
+        scheduled.Reason,
+        scheduled.Note,
+        scheduled.Items.Count == 0 ? null : [.. scheduled.Items.Select(i => new CancelItemResponse(i.LineId, i.Quantity, i.Reason))],
+        scheduled.WaiveShipping);
+}
+
+public sealed record ScheduledReactivationResponse(Guid EventId, DateOnly EffectiveDate, string? Note);
+
+public sealed record CancellationResponse(
+    Guid EventId,
+    CancellationType Type,
+    IReadOnlyList<CancelItemResponse> Items,
+    CancellationReason Reason,
+    string? Note,
+    DateOnly EffectiveDate,
+    DateTimeOffset AppliedAt,
+    decimal AmountReleased,
+    bool ShippingWaived,
+    bool Test,
+    string Actor)
+{
+    public static CancellationResponse From(Cancellation cancellation) => new(
+        cancellation.EventId,
+        cancellation.Type,
+        [.. cancellation.Items.Select(i => new CancelItemResponse(i.LineId, i.Quantity, i.Reason))],
+        cancellation.Reason,
+        cancellation.Note,
+        cancellation.EffectiveDate,
+        cancellation.AppliedAt,
+        cancellation.AmountReleased,
+        cancellation.ShippingWaived,
+        cancellation.Test,
+        cancellation.Actor);
+}
+
+/// <summary>What a mutation answers: the event it wrote and the order as it now stands.</summary>
+public sealed record OrderChangeResponse(Guid EventId, OrderResponse Order);
+
+/// <summary>What a mutation answers under <c>Prefer: return=minimal</c>.</summary>
+public sealed record MinimalChangeResponse(Guid EventId, long OrderId, OrderStatus Status);
+
+public sealed record OrderPage(IReadOnlyList<OrderResponse> Data, string? NextCursor);
+
+public sealed record EventResponse(Guid Id, string Type, long OrderId, DateTimeOffset OccurredAt, string Actor, RawJson Data);
+
+public sealed record EventList(IReadOnlyList<EventResponse> Data);
+
+/// <summary>The <c>data</c> of an event: the order after the change, and for a failed scheduled cancellation the reason code.</summary>
+public sealed record EventData(
+    OrderResponse Order,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Code)
+{
+    public static string Serialize(Order order, OrderEvent recorded) =>
+        JsonSerializer.Serialize(new EventData(OrderResponse.From(order), recorded.FailureCode), Json.Options);
+}

@@ -1,0 +1,89 @@
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Persistence;
+
+namespace OrderCancel.Api.Partners;
+
+public sealed record CreatePartnerRequest(string? Name);
+
+public sealed record IssueKeyRequest : IOptionalBody;
+
+public sealed record IssuedKeyResponse(Guid Id, string Key);
+
+public sealed record PartnerResponse(Guid Id, string Name, IssuedKeyResponse ApiKey);
+
+public sealed class CreatePartnerValidator : AbstractValidator<CreatePartnerRequest>
+{
+    public CreatePartnerValidator() =>
+        RuleFor(r => r.Name).NotEmpty().WithMessage("Is required.").MaximumLength(200);
+}
+
+/// <summary>Admin routes (SPEC §7): partners and their keys, guarded by the admin key.</summary>
+public static class AdminEndpoints
+{
+    public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/admin")
+            .WithTags("Admin")
+            .RequireAuthorization(Callers.AdminPolicy)
+            .AddEndpointFilterFactory(ValidationFilter.Create)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
+
+        group.MapPost("/partners", CreatePartner)
+            .WithSummary("Create a partner with its first API key")
+            .WithDescription("The key is shown only in this response; store it.")
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapPost("/partners/{id:guid}/keys", IssueKey)
+            .WithSummary("Issue another API key for a partner")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/keys/{keyId:guid}", RevokeKey)
+            .WithSummary("Revoke an API key; it answers 401 from then on")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return group;
+    }
+
+    public static async Task<Created<PartnerResponse>> CreatePartner(
+        JsonBody<CreatePartnerRequest> body, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+    {
+        var now = clock.GetUtcNow();
+        var partner = new Partner { Id = Guid.CreateVersion7(now), Name = body.Value.Name!.Trim(), CreatedAt = now };
+        var (key, secret) = ApiKey.Issue(partner.Id, now);
+        db.Partners.Add(partner);
+        db.ApiKeys.Add(key);
+        await db.SaveChangesAsync(cancellation);
+        return TypedResults.Created(
+            $"/v1/admin/partners/{partner.Id}",
+            new PartnerResponse(partner.Id, partner.Name, new IssuedKeyResponse(key.Id, secret)));
+    }
+
+    public static async Task<Results<Created<IssuedKeyResponse>, ProblemHttpResult>> IssueKey(
+        Guid id, JsonBody<IssueKeyRequest> body, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+    {
+        if (!await db.Partners.AnyAsync(p => p.Id == id, cancellation))
+        {
+            return Problems.Result("not_found", $"Partner {id} not found.");
+        }
+
+        var (key, secret) = ApiKey.Issue(id, clock.GetUtcNow());
+        db.ApiKeys.Add(key);
+        await db.SaveChangesAsync(cancellation);
+        return TypedResults.Created($"/v1/admin/keys/{key.Id}", new IssuedKeyResponse(key.Id, secret));
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> RevokeKey(
+        Guid keyId, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+    {
+        var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == keyId, cancellation);
+        if (key is null)
+        {
+            return Problems.Result("not_found", $"Key {keyId} not found.");
+        }
+
+        key.RevokedAt ??= clock.GetUtcNow();
+        await db.SaveChangesAsync(cancellation);
+        return TypedResults.NoContent();
+    }
+}

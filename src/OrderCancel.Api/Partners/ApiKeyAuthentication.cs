@@ -1,0 +1,103 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Persistence;
+
+namespace OrderCancel.Api.Partners;
+
+/// <summary>Who is calling: a partner's key or the admin key, read from <c>Authorization: Bearer</c>.</summary>
+public static class Callers
+{
+    public const string Scheme = "ApiKey";
+    public const string PartnerPolicy = "partner";
+    public const string AdminPolicy = "admin";
+    public const string PartnerRole = "partner";
+    public const string AdminRole = "admin";
+    public const string PartnerIdClaim = "partner_id";
+    public const string KeyIdClaim = "key_id";
+
+    public static Guid PartnerId(this ClaimsPrincipal user) =>
+        Guid.Parse(user.FindFirstValue(PartnerIdClaim) ?? throw new InvalidOperationException("Not a partner caller."));
+
+    public static string Actor(this ClaimsPrincipal user) =>
+        user.IsInRole(AdminRole)
+            ? Domain.Actors.Admin
+            : Domain.Actors.ApiKey(Guid.Parse(user.FindFirstValue(KeyIdClaim)!));
+}
+
+public sealed class AdminOptions
+{
+    public string? ApiKey { get; set; }
+}
+
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory loggerFactory,
+    UrlEncoder encoder,
+    IOptionsMonitor<AdminOptions> admin,
+    OrdersDbContext db) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
+{
+    private static readonly Func<OrdersDbContext, byte[], Task<ApiKey?>> FindActiveKey =
+        EF.CompileAsyncQuery((OrdersDbContext context, byte[] hash) =>
+            context.ApiKeys.AsNoTracking().FirstOrDefault(key => key.Hash == hash && key.RevokedAt == null));
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        string? header = Request.Headers.Authorization;
+        if (string.IsNullOrEmpty(header))
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticateResult.Fail("Use Authorization: Bearer <api key>.");
+        }
+
+        var secret = header["Bearer ".Length..].Trim();
+        if (IsAdminKey(secret))
+        {
+            return Success(new Claim(ClaimTypes.Role, Callers.AdminRole));
+        }
+
+        var key = await FindActiveKey(db, ApiKey.HashOf(secret));
+        return key is null
+            ? AuthenticateResult.Fail("Unknown or revoked API key.")
+            : Success(
+                new Claim(ClaimTypes.Role, Callers.PartnerRole),
+                new Claim(Callers.PartnerIdClaim, key.PartnerId.ToString()),
+                new Claim(Callers.KeyIdClaim, key.Id.ToString()));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.Headers.WWWAuthenticate = "Bearer";
+        await WriteProblem("unauthenticated", "Send Authorization: Bearer <api key> with a key that is active.");
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        WriteProblem("forbidden", "This key may not use this route.");
+
+    private bool IsAdminKey(string secret)
+    {
+        var configured = admin.CurrentValue.ApiKey;
+        return !string.IsNullOrEmpty(configured)
+            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(configured));
+    }
+
+    private static AuthenticateResult Success(params Claim[] claims) =>
+        AuthenticateResult.Success(new AuthenticationTicket(
+            new ClaimsPrincipal(new ClaimsIdentity(claims, Callers.Scheme)), Callers.Scheme));
+
+    private Task WriteProblem(string code, string detail)
+    {
+        var problem = Problems.Create(code, detail);
+        Response.StatusCode = problem.Status!.Value;
+        return TypedResults.Problem(problem).ExecuteAsync(Context);
+    }
+}

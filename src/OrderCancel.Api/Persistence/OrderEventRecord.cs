@@ -1,0 +1,23 @@
+namespace OrderCancel.Api.Persistence;
+
+/// <summary>A stored event (SPEC §2 "Event"): written in the same transaction as the change it describes.</summary>
+public sealed class OrderEventRecord
+{
+    public Guid Id { get; init; }
+
+    /// <summary>Commit-independent order of writing, for reading an order's events oldest first.</summary>
+    public long Sequence { get; init; }
+
+    public Guid PartnerId { get; init; }
+
+    public long OrderId { get; init; }
+
+    public required string Type { get; init; }
+
+    public DateTimeOffset OccurredAt { get; init; }
+
+    public required string Actor { get; init; }
+
+    /// <summary><c>{"order": …}</c> exactly as webhooks carry it.</summary>
+    public required string Data { get; init; }
+}

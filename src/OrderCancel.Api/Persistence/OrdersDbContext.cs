@@ -1,0 +1,52 @@
+using Microsoft.EntityFrameworkCore;
+using OrderCancel.Api.Orders;
+using OrderCancel.Api.Partners;
+using OrderCancel.Domain;
+
+namespace OrderCancel.Api.Persistence;
+
+public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) : DbContext(options)
+{
+    public DbSet<Order> Orders => Set<Order>();
+
+    public DbSet<OrderEventRecord> Events => Set<OrderEventRecord>();
+
+    public DbSet<Partner> Partners => Set<Partner>();
+
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+
+    /// <summary>Saves the changes together with the event each order change recorded (SPEC §2: same transaction).</summary>
+    public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        foreach (var entry in ChangeTracker.Entries<Order>().ToList())
+        {
+            var order = entry.Entity;
+            foreach (var recorded in order.PendingEvents)
+            {
+                Events.Add(new OrderEventRecord
+                {
+                    Id = recorded.Id,
+                    PartnerId = order.PartnerId,
+                    OrderId = order.Id,
+                    Type = recorded.Name,
+                    OccurredAt = recorded.OccurredAt,
+                    Actor = recorded.Actor,
+                    Data = EventData.Serialize(order, recorded),
+                });
+            }
+
+            order.ClearPendingEvents();
+        }
+
+        return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    /// <summary>Loads an order of the partner and locks its row until the transaction ends, so mutations serialize.</summary>
+    public Task<Order?> LockOrderAsync(Guid partnerId, long id, CancellationToken cancellation) =>
+        Orders
+            .FromSql($"SELECT * FROM orders WHERE id = {id} AND partner_id = {partnerId} FOR UPDATE")
+            .FirstOrDefaultAsync(cancellation);
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(OrdersDbContext).Assembly);
+}
