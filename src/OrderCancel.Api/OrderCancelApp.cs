@@ -38,7 +38,8 @@ public static class OrderCancelApp
             .ReadFrom.Configuration(configuration)
             .ReadFrom.Services(provider)
             .Enrich.FromLogContext()
-            .Enrich.With<CardNumberMasking>());
+            .Enrich.With<CardNumberMasking>(),
+            preserveStaticLogger: true);
 
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
         services.ConfigureHttpJsonOptions(options => Json.Configure(options.SerializerOptions));
@@ -51,6 +52,8 @@ public static class OrderCancelApp
             {
                 StatusCodes.Status404NotFound => "not_found",
                 StatusCodes.Status405MethodNotAllowed => "method_not_allowed",
+                StatusCodes.Status413PayloadTooLarge => "payload_too_large",
+                StatusCodes.Status415UnsupportedMediaType => "unsupported_media_type",
                 StatusCodes.Status500InternalServerError => "internal_error",
                 _ => "error",
             });
@@ -64,6 +67,7 @@ public static class OrderCancelApp
             .UseSnakeCaseNamingConvention());
 
         services.TryAddSingleton(TimeProvider.System);
+        ValidationFilter.UseRequestPropertyNames();
         services.AddValidatorsFromAssemblyContaining<CreateOrderValidator>(ServiceLifetime.Singleton);
 
         services.Configure<AdminOptions>(configuration.GetSection("Admin"));
@@ -84,10 +88,14 @@ public static class OrderCancelApp
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseSerilogRequestLogging(options => options.EnrichDiagnosticContext = (diagnostics, http) =>
+        app.UseSerilogRequestLogging(options =>
         {
-            diagnostics.Set("PartnerId", http.User.FindFirstValue(Callers.PartnerIdClaim));
-            diagnostics.Set("TraceId", Activity.Current?.TraceId.ToString());
+            options.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
+            options.EnrichDiagnosticContext = (diagnostics, http) =>
+            {
+                diagnostics.Set("PartnerId", http.User.FindFirstValue(Callers.PartnerIdClaim));
+                diagnostics.Set("TraceId", Activity.Current?.TraceId.ToString());
+            };
         });
         app.UseOrderCancelOpenApi();
         app.UseAuthentication();

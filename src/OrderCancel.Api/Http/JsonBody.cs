@@ -15,6 +15,14 @@ public static class RequestLimits
 /// <summary>Marks a request body whose properties are all optional: an empty body reads as <c>{}</c>.</summary>
 public interface IOptionalBody;
 
+/// <summary>Which JSON body a route reads, for the OpenAPI document.</summary>
+public interface IJsonBodyMetadata
+{
+    Type BodyType { get; }
+
+    bool IsOptional { get; }
+}
+
 /// <summary>A parsed request body, as the endpoint filters see it.</summary>
 public interface IJsonBody
 {
@@ -138,12 +146,13 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
         }
     }
 
-    /// <summary>Tells the API explorer (and so Swagger) the body's type, as <c>Accepts&lt;T&gt;</c> would.</summary>
-    private sealed class BodyMetadata(Type type, bool optional) : IAcceptsMetadata
+    /// <summary>
+    /// Tells Swagger the body's type. Not <c>IAcceptsMetadata</c>: routing would then answer 415 itself,
+    /// before authentication, where SPEC §6 wants 401 first.
+    /// </summary>
+    private sealed class BodyMetadata(Type type, bool optional) : IJsonBodyMetadata
     {
-        public IReadOnlyList<string> ContentTypes { get; } = ["application/json"];
-
-        public Type? RequestType { get; } = type;
+        public Type BodyType { get; } = type;
 
         public bool IsOptional { get; } = optional;
     }

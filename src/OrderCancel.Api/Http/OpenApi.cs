@@ -34,6 +34,7 @@ public static class OpenApi
             });
             options.MapType<RawJson>(() => new OpenApiSchema { Type = JsonSchemaType.Object, Description = "Free-form JSON object, kept as given." });
             options.SupportNonNullableReferenceTypes();
+            options.OperationFilter<JsonBodies>();
             options.OperationFilter<ProblemExamples>();
             var xml = Path.Combine(AppContext.BaseDirectory, $"{Assembly.GetExecutingAssembly().GetName().Name}.xml");
             if (File.Exists(xml))
@@ -55,6 +56,29 @@ public static class OpenApi
             options.DisplayRequestDuration();
         });
         return app;
+    }
+
+    /// <summary>Documents the body a <see cref="JsonBody{T}"/> parameter reads.</summary>
+    private sealed class JsonBodies : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            var body = context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<IJsonBodyMetadata>().FirstOrDefault();
+            if (body is null)
+            {
+                return;
+            }
+
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = !body.IsOptional,
+                Description = body.IsOptional ? "All properties are optional; an empty body or {} will do." : null,
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = context.SchemaGenerator.GenerateSchema(body.BodyType, context.SchemaRepository) },
+                },
+            };
+        }
     }
 
     /// <summary>Lists, under each problem response, the codes that status can carry, with an example body.</summary>

@@ -10,7 +10,8 @@ namespace OrderCancel.Api.Http;
 /// </summary>
 public static class ValidationFilter
 {
-    static ValidationFilter()
+    /// <summary>Global FluentValidation settings; call once at start-up, before any validator is built.</summary>
+    public static void UseRequestPropertyNames()
     {
         // One message per property: the first rule that fails says what to fix.
         ValidatorOptions.Global.DefaultRuleLevelCascadeMode = CascadeMode.Stop;

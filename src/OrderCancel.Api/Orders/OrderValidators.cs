@@ -27,7 +27,7 @@ public sealed class CreateOrderValidator : AbstractValidator<CreateOrderRequest>
         RuleFor(r => r.Lines).Required()
             .Must(lines => lines is null || lines.Count is >= 1 and <= MaxLines)
             .WithMessage($"Must have between 1 and {MaxLines} lines.");
-        RuleForEach(r => r.Lines).NotNull().WithMessage("Must be an object.")
+        RuleForEach(r => r.Lines).Cascade(CascadeMode.Continue).NotNull().WithMessage("Must be an object.")
             .SetValidator(order => new LineValidator(order.Currency));
         RuleFor(r => r.ShippingCost).Money(r => r.Currency);
         RuleFor(r => r.Metadata).JsonObject();
@@ -58,7 +58,7 @@ internal sealed class LineValidator : AbstractValidator<LineRequest>
             .InclusiveBetween(1, MaxQuantity).WithMessage($"Must be between 1 and {MaxQuantity}.");
         RuleFor(l => l.UnitPrice).Required().Money(_ => currency);
         RuleFor(l => l.Discount).Money(_ => currency)
-            .Must((line, discount) => discount is null || line.Quantity is null || line.UnitPrice is null
+            .Must((line, discount) => discount is null || line.Quantity is null || line.UnitPrice is not >= 0m
                 || discount <= line.Quantity * line.UnitPrice)
             .WithMessage("Must not exceed quantity × unit_price.");
         RuleFor(l => l.TaxRate)

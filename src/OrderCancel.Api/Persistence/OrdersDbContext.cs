@@ -42,10 +42,12 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     }
 
     /// <summary>Loads an order of the partner and locks its row until the transaction ends, so mutations serialize.</summary>
-    public Task<Order?> LockOrderAsync(Guid partnerId, long id, CancellationToken cancellation) =>
-        Orders
-            .FromSql($"SELECT * FROM orders WHERE id = {id} AND partner_id = {partnerId} FOR UPDATE")
-            .FirstOrDefaultAsync(cancellation);
+    /// <remarks>Two statements: EF cannot compose FOR UPDATE over an entity with complex properties.</remarks>
+    public async Task<Order?> LockOrderAsync(Guid partnerId, long id, CancellationToken cancellation)
+    {
+        await Database.ExecuteSqlAsync($"SELECT 1 FROM orders WHERE id = {id} AND partner_id = {partnerId} FOR UPDATE", cancellation);
+        return await Orders.FirstOrDefaultAsync(o => o.Id == id && o.PartnerId == partnerId, cancellation);
+    }
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(OrdersDbContext).Assembly);

@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Tests.Infrastructure;
+using Serilog.Core;
+using Serilog.Events;
+
+namespace OrderCancel.Api.Tests;
+
+/// <summary>Request logs carry the partner and trace ids, and never a key, a secret or a card-like number.</summary>
+public sealed class LoggingTests(LoggingTests.CapturingApi api) : IClassFixture<LoggingTests.CapturingApi>
+{
+    [Fact]
+    public async Task Request_logs_name_the_partner_and_trace_but_never_the_key()
+    {
+        var partner = await api.NewPartnerAsync();
+        await partner.Client.CreateOrderAsync();
+
+        var request = api.Sink.Events.Last(e => e.MessageTemplate.Text.StartsWith("HTTP", StringComparison.Ordinal)
+            && e.Properties.TryGetValue("RequestPath", out var path) && path.ToString().Contains("/v1/orders", StringComparison.Ordinal));
+        Assert.Equal($"\"{partner.Id}\"", request.Properties["PartnerId"].ToString());
+        Assert.Matches("^\"[0-9a-f]{32}\"$", request.Properties["TraceId"].ToString());
+        Assert.DoesNotContain(api.Sink.Events, e => e.RenderMessage(CultureInfo.InvariantCulture).Contains(partner.Key, StringComparison.Ordinal)
+            || e.Properties.Values.Any(v => v.ToString().Contains(partner.Key, StringComparison.Ordinal)));
+        Assert.DoesNotContain(api.Sink.Events, e => e.Properties.Values.Any(v => v.ToString().Contains(ApiFactory.AdminKey, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Card_like_numbers_are_masked_in_logs()
+    {
+        var partner = await api.NewPartnerAsync();
+
+        var response = await partner.Client.GetAsync("/v1/orders/4111111111111111");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.DoesNotContain(api.Sink.Events, e => e.Properties.Values.Any(v => v.ToString().Contains("4111111111111111", StringComparison.Ordinal)));
+        Assert.Contains(api.Sink.Events, e => e.Properties.Values.Any(v => v.ToString().Contains("************1111", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData("card 4111 1111 1111 1111 ok", "card ***************1111 ok")]
+    [InlineData("order 123456", "order 123456")]
+    public void Masking_keeps_only_the_last_four_digits(string text, string expected) =>
+        Assert.Equal(expected, CardNumberMasking.Mask(text));
+
+    public sealed class CapturingApi : ApiFactory
+    {
+        public CapturingSink Sink { get; } = new();
+
+        protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+        {
+            ["Serilog:MinimumLevel:Default"] = "Information",
+        };
+
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.ConfigureServices(services => services.AddSingleton<ILogEventSink>(Sink));
+        }
+    }
+
+    public sealed class CapturingSink : ILogEventSink
+    {
+        private readonly ConcurrentQueue<LogEvent> _events = new();
+
+        public IReadOnlyList<LogEvent> Events => [.. _events];
+
+        public void Emit(LogEvent logEvent) => _events.Enqueue(logEvent);
+    }
+}

@@ -1,0 +1,61 @@
+namespace OrderCancel.Domain.Tests;
+
+/// <summary>Builds orders for the domain tests; each test makes its own.</summary>
+internal static class Orders
+{
+    public static readonly DateTimeOffset Now = new(2026, 3, 10, 12, 0, 0, TimeSpan.Zero);
+    public const string Actor = "api_key:test";
+
+    public static NewLine Line(int quantity, decimal unitPrice, decimal discount = 0m, decimal taxRate = 0m) =>
+        new("SKU", "Item", quantity, unitPrice, discount, taxRate, "{}");
+
+    public static Order Create(
+        OrderKind kind = OrderKind.OneTime,
+        string currency = "EUR",
+        decimal shipping = 5m,
+        string timeZone = "UTC",
+        params NewLine[] lines) =>
+        Order.Create(
+            Guid.NewGuid(),
+            new NewOrder(
+                kind,
+                Currency.Of(currency),
+                timeZone,
+                kind == OrderKind.Recurring ? BillingPeriod.Monthly : null,
+                null,
+                "api",
+                new Customer("c", "a@b.co", "A", "B", null),
+                lines.Length > 0 ? lines : [Line(2, 10m), Line(3, 5m)],
+                shipping,
+                "{}"),
+            Now,
+            Actor);
+
+    /// <summary>An order in the given status, reached through the aggregate's own methods.</summary>
+    public static Order InStatus(OrderStatus status)
+    {
+        var order = Create(status == OrderStatus.Active ? OrderKind.Recurring : OrderKind.OneTime);
+        switch (status)
+        {
+            case OrderStatus.Paid:
+                Assert.True(order.Pay(new PaymentRequest("card", order.Amounts.AmountDue.Amount, null), Now, Actor).IsSuccess);
+                break;
+            case OrderStatus.Cancelled:
+                Assert.True(order.Cancel(Full(), Now, Actor).IsSuccess);
+                break;
+            default:
+                break;
+        }
+
+        order.ClearPendingEvents();
+        return order;
+    }
+
+    public static CancelRequest Full(DateOnly? effectiveDate = null, bool waiveShipping = false) =>
+        new(CancellationReason.CustomerRequest, null, effectiveDate, [], waiveShipping);
+
+    public static CancelRequest Partial(int lineId, int quantity, DateOnly? effectiveDate = null, bool waiveShipping = false) =>
+        new(CancellationReason.OutOfStock, null, effectiveDate, [new CancelItem(lineId, quantity)], waiveShipping);
+
+    public static DateOnly Today => DateOnly.FromDateTime(Now.UtcDateTime);
+}
