@@ -9,6 +9,8 @@ using OrderCancel.Api.Http;
 using OrderCancel.Api.Orders;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Persistence;
+using OrderCancel.Api.Scheduling;
+using OrderCancel.Api.Testing;
 using Serilog;
 
 namespace OrderCancel.Api;
@@ -77,6 +79,9 @@ public static class OrderCancelApp
             .AddPolicy(Callers.PartnerPolicy, policy => policy.RequireRole(Callers.PartnerRole))
             .AddPolicy(Callers.AdminPolicy, policy => policy.RequireRole(Callers.AdminRole));
 
+        services.AddSingleton<ScheduledChangeRunner>();
+        services.AddHostedService<ScheduledChangeWorker>();
+
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddOrderCancelOpenApi();
         return builder;
@@ -100,10 +105,12 @@ public static class OrderCancelApp
         app.UseOrderCancelOpenApi();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseTestEndpointGuard();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).WithTags("Health");
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).WithTags("Health");
         app.MapOrders();
+        app.MapTestEndpoints();
         app.MapAdmin();
     }
 }

@@ -277,7 +277,15 @@ public sealed class Order
 
         if (ScheduledReactivation is { } reactivation && reactivation.DueAt <= asOf)
         {
-            return Status == OrderStatus.Cancelled ? Restore(now, Actors.Scheduler) : null;
+            if (Status == OrderStatus.Cancelled)
+            {
+                return Restore(now, Actors.Scheduler);
+            }
+
+            // Nothing can make a cancelled order otherwise today; should a rule change allow it, the
+            // reactivation is taken back with its own event rather than left due for ever.
+            ScheduledReactivation = null;
+            return new OrderChange(Record(OrderEventType.OrderReactivationUnscheduled, NewEventId(now), now, Actors.Scheduler));
         }
 
         return null;

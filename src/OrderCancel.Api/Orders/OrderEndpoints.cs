@@ -52,7 +52,7 @@ public static class OrderEndpoints
             .WithName("ListOrderEvents")
             .WithSummary("The order's events, oldest first")
             .ProducesProblem(StatusCodes.Status404NotFound);
-        return group;
+        return group.MapCancellations();
     }
 
     /// <summary>The refusals every order mutation can answer.</summary>

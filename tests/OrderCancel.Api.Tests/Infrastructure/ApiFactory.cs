@@ -20,13 +20,21 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public const string AdminKey = "oc_admin_key_for_tests";
 
     private readonly string _serverConnectionString;
+    private readonly bool _ownsDatabase;
 
     public ApiFactory()
+        : this(null)
+    {
+    }
+
+    /// <param name="sharedConnectionString">Another instance's database, to run a second service on it.</param>
+    private ApiFactory(string? sharedConnectionString)
     {
         _serverConnectionString = Environment.GetEnvironmentVariable("ConnectionStrings__Orders")
             ?? throw new InvalidOperationException(
                 "No PostgreSQL configured: run ./scripts/test.sh, or set ConnectionStrings__Orders to a server this test run may create databases on.");
-        ConnectionString = new NpgsqlConnectionStringBuilder(_serverConnectionString)
+        _ownsDatabase = sharedConnectionString is null;
+        ConnectionString = sharedConnectionString ?? new NpgsqlConnectionStringBuilder(_serverConnectionString)
         {
             Database = $"oc_test_{Guid.NewGuid():N}",
             MaxPoolSize = 200,
@@ -35,12 +43,21 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public string ConnectionString { get; }
 
+    /// <summary>A second service instance on this one's database (it neither creates nor drops it).</summary>
+    public ApiFactory SecondInstance() => new(ConnectionString);
+
     protected virtual string HostEnvironment => "Testing";
 
     protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
     public async Task InitializeAsync()
     {
+        if (!_ownsDatabase)
+        {
+            _ = Server;
+            return;
+        }
+
         await using (var connection = new NpgsqlConnection(_serverConnectionString))
         {
             await connection.OpenAsync();
@@ -54,6 +71,11 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     async Task IAsyncLifetime.DisposeAsync()
     {
         await DisposeAsync();
+        if (!_ownsDatabase)
+        {
+            return;
+        }
+
         NpgsqlConnection.ClearAllPools();
         await using var connection = new NpgsqlConnection(_serverConnectionString);
         await connection.OpenAsync();

@@ -1,0 +1,97 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Partners;
+using OrderCancel.Api.Persistence;
+using OrderCancel.Domain;
+
+namespace OrderCancel.Api.Orders;
+
+/// <summary>Answer of <c>POST /v1/orders/{id}/cancel/preview</c>: would the cancellation go through, and with what effect.</summary>
+public sealed record CancelPreviewResponse(bool Allowed, string? Code, OrderResponse Order, decimal AmountReleased, bool Scheduled);
+
+/// <summary>Cancel, preview, unschedule and reactivate (SPEC §3, §5); the rules themselves are the order's.</summary>
+public static class CancellationEndpoints
+{
+    public static RouteGroupBuilder MapCancellations(this RouteGroupBuilder orders)
+    {
+        orders.MapPost("/{id:long}/cancel", Cancel)
+            .WithName("CancelOrder")
+            .WithSummary("Cancel an order in full or in part, now or on a future date")
+            .WithDescription("200 when it applies now, 202 when effective_date is a later day in the order's time zone "
+                + "(the order keeps its status and gets scheduled_cancellation). Paid: 400 order_already_paid.")
+            .ProducesMutationProblems();
+        orders.MapPost("/{id:long}/cancel/preview", Preview)
+            .WithName("PreviewCancellation")
+            .WithSummary("Would this cancellation be allowed, and what would the order look like? Changes nothing.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+        orders.MapDelete("/{id:long}/scheduled-cancellation", Unschedule)
+            .WithName("UnscheduleCancellation")
+            .WithSummary("Take back a scheduled cancellation")
+            .ProducesMutationProblems();
+        orders.MapPost("/{id:long}/reactivate", Reactivate)
+            .WithName("ReactivateOrder")
+            .WithSummary("Reactivate a cancelled order, now or on a future date")
+            .WithDescription("Restores what the cancellation that made the order cancelled took away and returns it to its "
+                + "previous status. 202 with scheduled_reactivation when effective_date is a later day.")
+            .ProducesMutationProblems();
+        orders.MapDelete("/{id:long}/scheduled-reactivation", UnscheduleReactivation)
+            .WithName("UnscheduleReactivation")
+            .WithSummary("Take back a scheduled reactivation")
+            .ProducesMutationProblems();
+        return orders;
+    }
+
+    public static Task<OrderChangeResults> Cancel(
+        long id, JsonBody<CancelOrderRequest> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+    {
+        var request = ToDomain(body.Value);
+        return OrderMutation.Run(http, db, clock, id, (order, now) => order.Cancel(request, now, http.User.Actor()), cancellation);
+    }
+
+    public static async Task<Results<Ok<CancelPreviewResponse>, ProblemHttpResult>> Preview(
+        long id, JsonBody<CancelOrderRequest> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+    {
+        var partnerId = http.User.PartnerId();
+        var order = await db.Orders.AsNoTracking().FirstOrDefaultAsync(o => o.Id == id && o.PartnerId == partnerId, cancellation);
+        if (order is null)
+        {
+            return Problems.OrderNotFound(id);
+        }
+
+        var current = OrderResponse.From(order);
+        var result = order.Cancel(ToDomain(body.Value), clock.GetUtcNow(), http.User.Actor());
+        if (result.Error is { IsValidation: true } invalid)
+        {
+            return Problems.From(invalid);
+        }
+
+        http.Response.SetETag(order.Version);
+        return TypedResults.Ok(result.IsSuccess
+            ? new CancelPreviewResponse(true, null, OrderResponse.From(order), result.Value.AmountReleased, result.Value.Scheduled)
+            : new CancelPreviewResponse(false, result.Error!.Code, current, 0m, false));
+    }
+
+    public static Task<OrderChangeResults> Unschedule(
+        long id, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation) =>
+        OrderMutation.Run(http, db, clock, id, (order, now) => order.UnscheduleCancellation(now, http.User.Actor()), cancellation);
+
+    public static Task<OrderChangeResults> Reactivate(
+        long id, JsonBody<ReactivateOrderRequest> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+    {
+        var request = new ReactivateRequest(body.Value.EffectiveDate, body.Value.Note);
+        return OrderMutation.Run(http, db, clock, id, (order, now) => order.Reactivate(request, now, http.User.Actor()), cancellation);
+    }
+
+    public static Task<OrderChangeResults> UnscheduleReactivation(
+        long id, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation) =>
+        OrderMutation.Run(http, db, clock, id, (order, now) => order.UnscheduleReactivation(now, http.User.Actor()), cancellation);
+
+    private static CancelRequest ToDomain(CancelOrderRequest request) => new(
+        request.Reason!.Value,
+        request.Note,
+        request.EffectiveDate,
+        [.. (request.Items ?? []).Select(item => new CancelItem(item.LineId!.Value, item.Quantity!.Value, item.Reason))],
+        request.WaiveShipping ?? false);
+}

@@ -1,0 +1,118 @@
+using Microsoft.EntityFrameworkCore;
+using OrderCancel.Api.Persistence;
+using OrderCancel.Domain;
+
+namespace OrderCancel.Api.Scheduling;
+
+public sealed record SweepResult(int Applied, int Failed);
+
+/// <summary>
+/// Applies scheduled changes that are due, in batches. Each batch locks its orders with
+/// <c>FOR UPDATE SKIP LOCKED</c> in one transaction, so several instances sweeping the same database
+/// never take the same order and each change applies exactly once.
+/// </summary>
+public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvider clock)
+{
+    public const int BatchSize = 200;
+
+    /// <param name="partnerId">Only this partner's orders (the test route); all when null (the worker).</param>
+    public async Task<SweepResult> ApplyDueAsync(DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
+    {
+        int applied = 0, failed = 0;
+        while (true)
+        {
+            var (batch, batchApplied, batchFailed) = await ApplyBatchAsync(asOf, partnerId, cancellation);
+            applied += batchApplied;
+            failed += batchFailed;
+            if (batch < BatchSize)
+            {
+                return new SweepResult(applied, failed);
+            }
+        }
+    }
+
+    private async Task<(int Locked, int Applied, int Failed)> ApplyBatchAsync(DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
+
+        var due = partnerId is { } partner
+            ? db.Database.SqlQuery<long>($"""
+                SELECT id AS "Value" FROM orders
+                WHERE next_change_due_at <= {asOf} AND partner_id = {partner}
+                ORDER BY next_change_due_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED
+                """)
+            : db.Database.SqlQuery<long>($"""
+                SELECT id AS "Value" FROM orders
+                WHERE next_change_due_at <= {asOf}
+                ORDER BY next_change_due_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED
+                """);
+        var ids = await due.ToListAsync(cancellation);
+        if (ids.Count == 0)
+        {
+            return (0, 0, 0);
+        }
+
+        var orders = await db.Orders.Where(o => ids.Contains(o.Id)).ToListAsync(cancellation);
+        var now = clock.GetUtcNow();
+        int applied = 0, failed = 0;
+        foreach (var order in orders)
+        {
+            switch (order.ApplyDueChange(asOf, now)?.Event.Type)
+            {
+                case null:
+                    break;
+                case OrderEventType.OrderScheduledCancellationFailed:
+                    failed++;
+                    break;
+                default:
+                    applied++;
+                    break;
+            }
+        }
+
+        await db.SaveChangesAsync(cancellation);
+        await transaction.CommitAsync(cancellation);
+        return (ids.Count, applied, failed);
+    }
+}
+
+/// <summary>Looks for due scheduled changes every <c>Scheduling:PollInterval</c> (default 30 s).</summary>
+public sealed class ScheduledChangeWorker(
+    ScheduledChangeRunner runner,
+    TimeProvider clock,
+    IConfiguration configuration,
+    ILogger<ScheduledChangeWorker> logger) : BackgroundService
+{
+    private int _sweepsCompleted;
+
+    /// <summary>How many sweeps have finished, successful or not; lets a caller know a tick's work is done.</summary>
+    public int SweepsCompleted => Volatile.Read(ref _sweepsCompleted);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = configuration.GetValue("Scheduling:PollInterval", TimeSpan.FromSeconds(30));
+        using var timer = new PeriodicTimer(interval, clock);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                var result = await runner.ApplyDueAsync(clock.GetUtcNow(), partnerId: null, stoppingToken);
+                if (result.Applied + result.Failed > 0)
+                {
+                    logger.LogInformation("Applied {Applied} scheduled changes; {Failed} failed their rules", result.Applied, result.Failed);
+                }
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // A lost database or one bad batch must not stop the worker; the next tick tries again.
+                logger.LogError(exception, "Applying scheduled changes failed");
+            }
+            finally
+            {
+                Interlocked.Increment(ref _sweepsCompleted);
+            }
+        }
+    }
+}

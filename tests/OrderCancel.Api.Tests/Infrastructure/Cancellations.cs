@@ -1,0 +1,26 @@
+using System.Net;
+using System.Text.Json;
+
+namespace OrderCancel.Api.Tests.Infrastructure;
+
+public static class Cancellations
+{
+    public static Task<HttpResponseMessage> CancelAsync(this HttpClient client, long orderId, string body) =>
+        client.PostAsync($"/v1/orders/{orderId}/cancel", Requests.Json(body));
+
+    public static async Task<JsonElement> PayAsync(this HttpClient client, JsonElement order)
+    {
+        var amount = order.GetProperty("amount_due").GetDecimal().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var response = await client.PostAsync($"/v1/orders/{order.Id()}/payments", Requests.Json($$"""{"method":"card","amount":{{amount}}}"""));
+        return (await response.ShouldBeAsync(HttpStatusCode.OK)).GetProperty("order");
+    }
+
+    public static async Task<string[]> EventTypesAsync(this HttpClient client, long orderId)
+    {
+        var events = await (await client.GetAsync($"/v1/orders/{orderId}/events")).ShouldBeAsync(HttpStatusCode.OK);
+        return [.. events.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("type").GetString()!)];
+    }
+
+    public static string Day(int daysFromToday) =>
+        DateOnly.FromDateTime(DateTime.UtcNow).AddDays(daysFromToday).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+}
