@@ -27,7 +27,13 @@ public sealed class ServiceTests(ApiFactory api)
 
         Assert.Equal(HttpStatusCode.OK, ui.StatusCode);
         var paths = document.GetProperty("paths");
-        foreach (var path in new[] { "/v1/orders", "/v1/orders/{id}", "/v1/orders/{id}/payments", "/v1/orders/{id}/events", "/v1/admin/partners" })
+        foreach (var path in new[]
+        {
+            "/v1/orders", "/v1/orders/{id}", "/v1/orders/{id}/payments", "/v1/orders/{id}/events", "/v1/orders/{id}/cancel",
+            "/v1/orders/{id}/cancel/preview", "/v1/orders/{id}/scheduled-cancellation", "/v1/orders/{id}/reactivate",
+            "/v1/orders/{id}/scheduled-reactivation", "/v1/test/orders/{id}/cancel", "/v1/test/scheduled-changes/run",
+            "/v1/admin/partners", "/v1/admin/partners/{id}/keys", "/v1/admin/keys/{keyId}",
+        })
         {
             Assert.True(paths.TryGetProperty(path, out _), $"{path} is not documented");
         }
@@ -36,6 +42,11 @@ public sealed class ServiceTests(ApiFactory api)
         var create = paths.GetProperty("/v1/orders").GetProperty("post");
         Assert.True(create.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
         Assert.Contains("duplicate_reference", create.GetProperty("responses").GetProperty("409").GetProperty("description").GetString());
+        var cancel = paths.GetProperty("/v1/orders/{id}/cancel").GetProperty("post");
+        Assert.EndsWith("/OrderChangeResponse", cancel.GetProperty("responses").GetProperty("202").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString());
+        Assert.True(cancel.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
+        var reactivate = paths.GetProperty("/v1/orders/{id}/reactivate").GetProperty("post");
+        Assert.False(reactivate.GetProperty("requestBody").TryGetProperty("required", out var required) && required.GetBoolean());
         var schemas = document.GetProperty("components").GetProperty("schemas");
         Assert.True(schemas.GetProperty("CreateOrderRequest").GetProperty("properties").TryGetProperty("shipping_cost", out _));
     }

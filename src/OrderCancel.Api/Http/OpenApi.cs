@@ -104,8 +104,9 @@ public static class OpenApi
                 {
                     if (media is OpenApiMediaType mediaType)
                     {
-                        mediaType.Example = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(
-                            Problems.Create(codes[0], "A sentence for people; branch on code."), Json.Options));
+                        var example = Problems.Create(codes[0], "A sentence for people; branch on code.");
+                        example.Extensions["trace_id"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+                        mediaType.Example = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(example, Json.Options));
                     }
                 }
             }

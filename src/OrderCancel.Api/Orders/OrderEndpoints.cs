@@ -28,7 +28,8 @@ public static class OrderEndpoints
         group.MapPost("/", Create)
             .WithName("CreateOrder")
             .WithSummary("Create or import an order")
-            .WithDescription("One-time orders start pending, recurring ones active. A duplicate reference is a 409.")
+            .WithDescription("One-time orders start pending, recurring ones active. A duplicate reference is a 409. "
+                + "With Prefer: return=minimal the answer is {event_id, order_id, status}.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -55,7 +56,7 @@ public static class OrderEndpoints
         return group.MapCancellations();
     }
 
-    /// <summary>The refusals every order mutation can answer.</summary>
+    /// <summary>The refusals every order mutation can answer. Prefer: return=minimal answers {event_id, order_id, status}.</summary>
     public static RouteHandlerBuilder ProducesMutationProblems(this RouteHandlerBuilder builder) => builder
         .ProducesProblem(StatusCodes.Status400BadRequest)
         .ProducesProblem(StatusCodes.Status404NotFound)
@@ -64,7 +65,7 @@ public static class OrderEndpoints
         .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
         .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
 
-    public static async Task<Results<Created<OrderResponse>, Created<MinimalChangeResponse>, ProblemHttpResult>> Create(
+    public static async Task<Results<Created<MinimalChangeResponse>, Created<OrderResponse>, ProblemHttpResult>> Create(
         JsonBody<CreateOrderRequest> body,
         HttpContext http,
         OrdersDbContext db,
