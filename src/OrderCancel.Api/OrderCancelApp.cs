@@ -79,6 +79,9 @@ public static class OrderCancelApp
             .AddPolicy(Callers.PartnerPolicy, policy => policy.RequireRole(Callers.PartnerRole))
             .AddPolicy(Callers.AdminPolicy, policy => policy.RequireRole(Callers.AdminRole));
 
+        services.AddPartnerRateLimits();
+        services.AddSingleton<IdempotencyPurge>();
+        services.AddHostedService(provider => provider.GetRequiredService<IdempotencyPurge>());
         services.AddSingleton<ScheduledChangeRunner>();
         services.AddHostedService<ScheduledChangeWorker>();
 
@@ -105,7 +108,9 @@ public static class OrderCancelApp
         app.UseOrderCancelOpenApi();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.UseTestEndpointGuard();
+        app.UseMiddleware<Idempotency>();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).WithTags("Health");
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).WithTags("Health");
