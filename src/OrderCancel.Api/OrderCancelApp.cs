@@ -5,12 +5,14 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Orders;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Persistence;
 using OrderCancel.Api.Scheduling;
 using OrderCancel.Api.Testing;
+using OrderCancel.Api.Webhooks;
 using Serilog;
 
 namespace OrderCancel.Api;
@@ -82,6 +84,14 @@ public static class OrderCancelApp
         services.AddPartnerRateLimits();
         services.AddSingleton<IdempotencyPurge>();
         services.AddHostedService(provider => provider.GetRequiredService<IdempotencyPurge>());
+        services.Configure<WebhookOptions>(configuration.GetSection("Webhooks"));
+        services.AddHttpClient(WebhookDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(provider => WebhookDispatcher.CreateHandler(() =>
+                WebhookUrls.AllowsInsecureLoopback(
+                    provider.GetRequiredService<IOptionsMonitor<WebhookOptions>>().CurrentValue,
+                    provider.GetRequiredService<IHostEnvironment>())));
+        services.AddSingleton<WebhookDispatcher>();
+        services.AddHostedService(provider => provider.GetRequiredService<WebhookDispatcher>());
         services.AddSingleton<ScheduledChangeRunner>();
         services.AddHostedService<ScheduledChangeWorker>();
 
@@ -115,6 +125,7 @@ public static class OrderCancelApp
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).WithTags("Health");
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).WithTags("Health");
         app.MapOrders();
+        app.MapWebhooks();
         app.MapTestEndpoints();
         app.MapAdmin();
     }

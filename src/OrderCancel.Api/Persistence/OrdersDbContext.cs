@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using OrderCancel.Api.Orders;
 using OrderCancel.Api.Partners;
+using OrderCancel.Api.Webhooks;
 using OrderCancel.Domain;
 
 namespace OrderCancel.Api.Persistence;
@@ -17,7 +18,14 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
 
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
 
-    /// <summary>Saves the changes together with the event each order change recorded (SPEC §2: same transaction).</summary>
+    public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
+
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
+    /// <summary>
+    /// Saves the changes together with the event each order change recorded (SPEC §2: same transaction).
+    /// Inserting an event also writes its webhook outbox rows, by a trigger (see the WebhookOutbox migration).
+    /// </summary>
     public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {
         foreach (var entry in ChangeTracker.Entries<Order>().ToList())

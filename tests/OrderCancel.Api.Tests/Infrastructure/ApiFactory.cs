@@ -96,6 +96,10 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
                 ["Admin:ApiKey"] = AdminKey,
                 ["Serilog:MinimumLevel:Default"] = "Warning",
                 ["Scheduling:PollInterval"] = "01:00:00",
+                ["Webhooks:AllowInsecureLoopback"] = "true",
+                ["Webhooks:PollInterval"] = "00:00:00.100",
+                ["Webhooks:FirstRetryDelay"] = "00:00:00.200",
+                ["Webhooks:Lease"] = "00:00:05",
             };
             foreach (var (key, value) in Settings)
             {

@@ -1,0 +1,205 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using OrderCancel.Api.Persistence;
+
+namespace OrderCancel.Api.Webhooks;
+
+/// <summary>
+/// Sends the outbox: claims due deliveries with <c>FOR UPDATE SKIP LOCKED</c> and a lease (so several
+/// instances share the work, and a crashed instance's deliveries are retried after the lease), posts them
+/// in parallel with a timeout, and records each outcome with its retry schedule.
+/// </summary>
+public sealed class WebhookDispatcher(
+    IServiceScopeFactory scopes,
+    IHttpClientFactory httpClients,
+    TimeProvider clock,
+    IOptionsMonitor<WebhookOptions> options,
+    ILogger<WebhookDispatcher> logger) : BackgroundService
+{
+    public const string HttpClientName = "webhooks";
+    public const int BatchSize = 100;
+
+    /// <summary>Claims and sends what is due now; answers how many deliveries it attempted.</summary>
+    public async Task<int> DispatchOnceAsync(CancellationToken cancellation)
+    {
+        var settings = options.CurrentValue;
+        var work = await ClaimAsync(settings, cancellation);
+        await Parallel.ForEachAsync(
+            work,
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, settings.Parallelism), CancellationToken = cancellation },
+            (item, token) => new ValueTask(SendAsync(item, settings, token)));
+        return work.Count;
+    }
+
+    /// <summary>The socket-level guard: a webhook host that resolves to a private address is never connected to.</summary>
+    public static SocketsHttpHandler CreateHandler(Func<bool> allowLoopback) => new()
+    {
+        AllowAutoRedirect = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        ConnectCallback = async (context, cancellation) =>
+        {
+            var addresses = await Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, cancellation);
+            var allowed = addresses
+                .Where(address => !WebhookUrls.IsPrivate(address) || (IPAddress.IsLoopback(address) && allowLoopback()))
+                .ToArray();
+            if (allowed.Length == 0)
+            {
+                throw new HttpRequestException($"{context.DnsEndPoint.Host} resolves only to private addresses.");
+            }
+
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellation);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    };
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.CurrentValue.PollInterval, clock);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                // Keep going while there is a backlog; wait for the next tick once it is drained.
+                while (await DispatchOnceAsync(stoppingToken) == BatchSize)
+                {
+                }
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                logger.LogError(exception, "Dispatching webhooks failed");
+            }
+        }
+    }
+
+    private async Task<List<Work>> ClaimAsync(WebhookOptions settings, CancellationToken cancellation)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+        var now = clock.GetUtcNow();
+        var leaseUntil = now + settings.Lease;
+        var ids = await db.Database.SqlQuery<Guid>($"""
+            UPDATE webhook_deliveries SET next_attempt_at = {leaseUntil}
+            WHERE id IN (
+                SELECT d.id FROM webhook_deliveries d
+                JOIN webhook_endpoints w ON w.id = d.endpoint_id
+                WHERE d.status = 'pending' AND d.next_attempt_at <= {now} AND w.enabled
+                ORDER BY d.next_attempt_at
+                LIMIT {BatchSize}
+                FOR UPDATE OF d SKIP LOCKED)
+            RETURNING id AS "Value"
+            """).ToListAsync(cancellation);
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        return await (
+            from d in db.WebhookDeliveries
+            where ids.Contains(d.Id)
+            join w in db.WebhookEndpoints on d.EndpointId equals w.Id
+            join e in db.Events on d.EventId equals e.Id
+            select new Work(d.Id, w.Id, w.Url, w.Secret, e.Id, e.Type, e.OccurredAt, e.Data, d.Attempts, d.FirstAttemptAt))
+            .ToListAsync(cancellation);
+    }
+
+    private async Task SendAsync(Work item, WebhookOptions settings, CancellationToken cancellation)
+    {
+        var body = WebhookSignature.Body(item.EventId, item.EventType, item.OccurredAt, item.Data);
+        var sentAt = clock.GetUtcNow();
+        var timestamp = sentAt.ToUnixTimeSeconds();
+        var messageId = item.EventId.ToString();
+        using var request = new HttpRequestMessage(HttpMethod.Post, item.Url) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add("webhook-id", messageId);
+        request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
+        request.Headers.Add("webhook-signature", WebhookSignature.Sign(item.Secret, messageId, timestamp, body));
+
+        int? status = null;
+        TimeSpan? retryAfter = null;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(settings.Timeout);
+            using var response = await httpClients.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            status = (int)response.StatusCode;
+            retryAfter = response.Headers.RetryAfter?.Delta ?? (response.Headers.RetryAfter?.Date - sentAt);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && !cancellation.IsCancellationRequested)
+        {
+            logger.LogInformation("Webhook delivery {DeliveryId} to endpoint {EndpointId} failed: {Reason}", item.DeliveryId, item.EndpointId, exception.Message);
+        }
+
+        // When the service is stopping, nothing is recorded: the lease runs out and another attempt follows.
+        await RecordAsync(item, status, retryAfter, sentAt, settings, CancellationToken.None);
+    }
+
+    private async Task RecordAsync(Work item, int? status, TimeSpan? retryAfter, DateTimeOffset sentAt, WebhookOptions settings, CancellationToken cancellation)
+    {
+        var attempts = item.Attempts + 1;
+        var firstAttempt = item.FirstAttemptAt ?? sentAt;
+        DeliveryStatus outcome;
+        DateTimeOffset? next = null;
+        if (status is >= 200 and < 300)
+        {
+            outcome = DeliveryStatus.Succeeded;
+        }
+        else if (status == StatusCodes.Status410Gone)
+        {
+            outcome = DeliveryStatus.Failed;
+        }
+        else
+        {
+            var delay = status is 429 or 503 && retryAfter > TimeSpan.Zero
+                ? retryAfter.Value < WebhookOptions.MaxRetryDelay ? retryAfter.Value : WebhookOptions.MaxRetryDelay
+                : RetrySchedule.Delay(attempts, settings.FirstRetryDelay, Random.Shared.NextDouble());
+            next = sentAt + delay;
+            outcome = next <= firstAttempt + WebhookOptions.GiveUpAfter ? DeliveryStatus.Pending : DeliveryStatus.Failed;
+            if (outcome == DeliveryStatus.Failed)
+            {
+                next = null;
+            }
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+        await db.WebhookDeliveries.Where(d => d.Id == item.DeliveryId).ExecuteUpdateAsync(
+            set => set
+                .SetProperty(d => d.Status, outcome)
+                .SetProperty(d => d.Attempts, attempts)
+                .SetProperty(d => d.LastResponseCode, status)
+                .SetProperty(d => d.LastAttemptAt, sentAt)
+                .SetProperty(d => d.FirstAttemptAt, firstAttempt)
+                .SetProperty(d => d.NextAttemptAt, next),
+            cancellation);
+        if (status == StatusCodes.Status410Gone)
+        {
+            await db.WebhookEndpoints.Where(w => w.Id == item.EndpointId)
+                .ExecuteUpdateAsync(set => set.SetProperty(w => w.Enabled, false), cancellation);
+        }
+    }
+
+    private sealed record Work(
+        Guid DeliveryId,
+        Guid EndpointId,
+        string Url,
+        string Secret,
+        Guid EventId,
+        string EventType,
+        DateTimeOffset OccurredAt,
+        string Data,
+        int Attempts,
+        DateTimeOffset? FirstAttemptAt);
+}

@@ -1,0 +1,244 @@
+using System.Net;
+using System.Net.Sockets;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Partners;
+using OrderCancel.Api.Persistence;
+using OrderCancel.Domain;
+
+namespace OrderCancel.Api.Webhooks;
+
+public sealed class CreateWebhookRequest
+{
+    /// <summary>https, or http to a loopback address where the service allows it (Development).</summary>
+    /// <example>https://partner.example/hooks/ordercancel</example>
+    public string? Url { get; init; }
+
+    /// <summary>Event types such as <c>order.cancelled</c>, or <c>["*"]</c> for all.</summary>
+    /// <example>["order.cancelled", "order.partially_cancelled"]</example>
+    public List<string>? Events { get; init; }
+}
+
+public sealed record WebhookResponse(Guid Id, string Url, IReadOnlyList<string> Events, bool Enabled, DateTimeOffset CreatedAt);
+
+/// <summary>Only in the answer that creates the endpoint: the signing secret.</summary>
+public sealed record CreatedWebhookResponse(Guid Id, string Url, IReadOnlyList<string> Events, bool Enabled, string Secret, DateTimeOffset CreatedAt);
+
+public sealed record WebhookList(IReadOnlyList<WebhookResponse> Data);
+
+public sealed record DeliveryResponse(
+    Guid Id,
+    Guid EventId,
+    string EventType,
+    DeliveryStatus Status,
+    int Attempts,
+    int? LastResponseCode,
+    DateTimeOffset? LastAttemptAt,
+    DateTimeOffset? NextAttemptAt);
+
+public sealed record DeliveryList(IReadOnlyList<DeliveryResponse> Data);
+
+public sealed class CreateWebhookValidator : AbstractValidator<CreateWebhookRequest>
+{
+    public CreateWebhookValidator(IOptionsMonitor<WebhookOptions> options, IHostEnvironment environment)
+    {
+        RuleFor(r => r.Url).RequiredText(2048)
+            .Must(url => WebhookUrls.Problem(url!, WebhookUrls.AllowsInsecureLoopback(options.CurrentValue, environment)) is null)
+            .WithMessage((_, url) => WebhookUrls.Problem(url!, WebhookUrls.AllowsInsecureLoopback(options.CurrentValue, environment))!);
+        RuleFor(r => r.Events).Required()
+            .Must(events => events is null || events.Count > 0).WithMessage("Must name at least one event type, or \"*\".");
+        RuleForEach(r => r.Events)
+            .Must(type => type == "*" || OrderEvent.AllNames.Contains(type))
+            .WithMessage($"Must be \"*\" or one of: {string.Join(", ", OrderEvent.AllNames)}.");
+    }
+}
+
+/// <summary>Which webhook URLs are acceptable: https to a public host, or http to loopback where allowed.</summary>
+public static class WebhookUrls
+{
+    public static bool AllowsInsecureLoopback(WebhookOptions options, IHostEnvironment environment) =>
+        options.AllowInsecureLoopback ?? environment.IsDevelopment();
+
+    public static string? Problem(string url, bool allowInsecureLoopback)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
+        {
+            return "Must be an absolute URL.";
+        }
+
+        if (!string.IsNullOrEmpty(uri.UserInfo))
+        {
+            return "Must not carry credentials.";
+        }
+
+        var loopback = uri.IsLoopback;
+        if (uri.Scheme == Uri.UriSchemeHttp && loopback && allowInsecureLoopback)
+        {
+            return null;
+        }
+
+        if (uri.Scheme != Uri.UriSchemeHttps)
+        {
+            return allowInsecureLoopback ? "Must be https, or http to a loopback address." : "Must be https.";
+        }
+
+        if (loopback && !allowInsecureLoopback)
+        {
+            return "Must not point at this machine.";
+        }
+
+        return IPAddress.TryParse(uri.DnsSafeHost, out var address) && IsPrivate(address) && !(loopback && allowInsecureLoopback)
+            ? "Must not point at a private, link-local or unspecified address."
+            : null;
+    }
+
+    public static bool IsPrivate(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+        {
+            return true;
+        }
+
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal;
+        }
+
+        var bytes = address.GetAddressBytes();
+        return bytes[0] == 10
+            || (bytes[0] == 172 && bytes[1] is >= 16 and <= 31)
+            || (bytes[0] == 192 && bytes[1] == 168)
+            || (bytes[0] == 169 && bytes[1] == 254)
+            || (bytes[0] == 100 && bytes[1] is >= 64 and <= 127)
+            || bytes[0] == 0;
+    }
+}
+
+/// <summary><c>/v1/webhooks</c>: register, list and remove endpoints; see and retry their deliveries.</summary>
+public static class WebhookEndpoints
+{
+    public static RouteGroupBuilder MapWebhooks(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/webhooks")
+            .WithTags("Webhooks")
+            .RequireAuthorization(Callers.PartnerPolicy)
+            .AddEndpointFilterFactory(ValidationFilter.Create)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
+
+        group.MapPost("/", Create)
+            .WithName("CreateWebhook")
+            .WithSummary("Register an endpoint; the signing secret is shown only in this answer")
+            .WithDescription("Deliveries are POSTed with the Standard Webhooks headers webhook-id, webhook-timestamp and "
+                + "webhook-signature (v1, base64 HMAC-SHA256 of id.timestamp.body, keyed with the secret after whsec_).")
+            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapGet("/", List).WithName("ListWebhooks").WithSummary("Your endpoints (without secrets)");
+        group.MapDelete("/{id:guid}", Delete)
+            .WithName("DeleteWebhook").WithSummary("Remove an endpoint and its pending deliveries")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{id:guid}/deliveries", Deliveries)
+            .WithName("ListDeliveries").WithSummary("One entry per event sent to the endpoint, newest first")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:guid}/deliveries/{deliveryId:guid}/retry", Retry)
+            .WithName("RetryDelivery").WithSummary("Send a delivery again now (re-enables the endpoint)")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return group;
+    }
+
+    public static async Task<Created<CreatedWebhookResponse>> Create(
+        JsonBody<CreateWebhookRequest> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+    {
+        var now = clock.GetUtcNow();
+        var endpoint = new WebhookEndpoint
+        {
+            Id = Guid.CreateVersion7(now),
+            PartnerId = http.User.PartnerId(),
+            Url = body.Value.Url!,
+            Events = [.. body.Value.Events!.Distinct(StringComparer.Ordinal)],
+            Secret = WebhookEndpoint.NewSecret(),
+            CreatedAt = now,
+        };
+        db.WebhookEndpoints.Add(endpoint);
+        await db.SaveChangesAsync(cancellation);
+        return TypedResults.Created(
+            $"/v1/webhooks/{endpoint.Id}",
+            new CreatedWebhookResponse(endpoint.Id, endpoint.Url, endpoint.Events, endpoint.Enabled, endpoint.Secret, endpoint.CreatedAt));
+    }
+
+    public static async Task<Ok<WebhookList>> List(HttpContext http, OrdersDbContext db, CancellationToken cancellation)
+    {
+        var partnerId = http.User.PartnerId();
+        var endpoints = await db.WebhookEndpoints.AsNoTracking()
+            .Where(w => w.PartnerId == partnerId)
+            .OrderBy(w => w.CreatedAt)
+            .Select(w => new WebhookResponse(w.Id, w.Url, w.Events, w.Enabled, w.CreatedAt))
+            .ToListAsync(cancellation);
+        return TypedResults.Ok(new WebhookList(endpoints));
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> Delete(Guid id, HttpContext http, OrdersDbContext db, CancellationToken cancellation)
+    {
+        var partnerId = http.User.PartnerId();
+        var deleted = await db.WebhookEndpoints.Where(w => w.Id == id && w.PartnerId == partnerId).ExecuteDeleteAsync(cancellation);
+        return deleted == 0 ? NotFound(id) : TypedResults.NoContent();
+    }
+
+    public static async Task<Results<Ok<DeliveryList>, ProblemHttpResult>> Deliveries(Guid id, HttpContext http, OrdersDbContext db, CancellationToken cancellation)
+    {
+        var partnerId = http.User.PartnerId();
+        if (!await db.WebhookEndpoints.AnyAsync(w => w.Id == id && w.PartnerId == partnerId, cancellation))
+        {
+            return NotFound(id);
+        }
+
+        var deliveries = await db.WebhookDeliveries.AsNoTracking()
+            .Where(d => d.EndpointId == id && d.PartnerId == partnerId)
+            .OrderByDescending(d => d.CreatedAt).ThenByDescending(d => d.Id)
+            .Take(500)
+            .Select(d => new DeliveryResponse(
+                d.Id,
+                d.EventId,
+                d.EventType,
+                d.Status,
+                d.Attempts,
+                d.LastResponseCode,
+                d.LastAttemptAt,
+                d.Status == DeliveryStatus.Pending ? d.NextAttemptAt : null))
+            .ToListAsync(cancellation);
+        return TypedResults.Ok(new DeliveryList(deliveries));
+    }
+
+    public static async Task<Results<Accepted, ProblemHttpResult>> Retry(
+        Guid id, Guid deliveryId, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+    {
+        var partnerId = http.User.PartnerId();
+        var now = clock.GetUtcNow();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
+        var retried = await db.WebhookDeliveries
+            .Where(d => d.Id == deliveryId && d.EndpointId == id && d.PartnerId == partnerId)
+            .ExecuteUpdateAsync(
+                set => set
+                    .SetProperty(d => d.Status, DeliveryStatus.Pending)
+                    .SetProperty(d => d.NextAttemptAt, now)
+                    .SetProperty(d => d.FirstAttemptAt, (DateTimeOffset?)null),
+                cancellation);
+        if (retried == 0)
+        {
+            return Problems.Result("not_found", $"Delivery {deliveryId} of webhook {id} not found.");
+        }
+
+        await db.WebhookEndpoints.Where(w => w.Id == id).ExecuteUpdateAsync(set => set.SetProperty(w => w.Enabled, true), cancellation);
+        await transaction.CommitAsync(cancellation);
+        return TypedResults.Accepted($"/v1/webhooks/{id}/deliveries");
+    }
+
+    private static ProblemHttpResult NotFound(Guid id) => Problems.Result("not_found", $"Webhook {id} not found.");
+}

@@ -1,0 +1,62 @@
+using System.Security.Cryptography;
+
+namespace OrderCancel.Api.Webhooks;
+
+/// <summary>A partner's webhook endpoint (SPEC §9). The secret signs deliveries, so it is kept, and shown only once.</summary>
+public sealed class WebhookEndpoint
+{
+    public Guid Id { get; init; }
+
+    public Guid PartnerId { get; init; }
+
+    public required string Url { get; init; }
+
+    /// <summary>Event types, or <c>*</c> for all.</summary>
+    public required string[] Events { get; init; }
+
+    public bool Enabled { get; set; } = true;
+
+    public required string Secret { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary><c>whsec_</c> + base64 of 32 random bytes (Standard Webhooks).</summary>
+    public static string NewSecret() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+}
+
+public enum DeliveryStatus
+{
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+/// <summary>One event to send to one endpoint: the outbox row, written in the transaction that wrote the event.</summary>
+public sealed class WebhookDelivery
+{
+    public Guid Id { get; init; }
+
+    public Guid EndpointId { get; init; }
+
+    public Guid PartnerId { get; init; }
+
+    public Guid EventId { get; init; }
+
+    public required string EventType { get; init; }
+
+    public DeliveryStatus Status { get; set; }
+
+    public int Attempts { get; set; }
+
+    public int? LastResponseCode { get; set; }
+
+    public DateTimeOffset? LastAttemptAt { get; set; }
+
+    /// <summary>When it is next due; while an instance is sending it, the end of that instance's lease.</summary>
+    public DateTimeOffset? NextAttemptAt { get; set; }
+
+    /// <summary>Retries stop 24 h after this.</summary>
+    public DateTimeOffset? FirstAttemptAt { get; set; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+}
