@@ -18,12 +18,7 @@ public static class OrderEndpoints
 
     public static RouteGroupBuilder MapOrders(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/orders")
-            .WithTags("Orders")
-            .RequireAuthorization(Callers.PartnerPolicy)
-            .AddEndpointFilterFactory(ValidationFilter.Create)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+        var group = app.MapApiGroup("/v1/orders", "Orders", Callers.PartnerPolicy);
 
         group.MapPost("/", Create)
             .WithName("CreateOrder")

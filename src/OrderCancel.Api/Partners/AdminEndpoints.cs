@@ -25,12 +25,7 @@ public static class AdminEndpoints
 {
     public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/admin")
-            .WithTags("Admin")
-            .RequireAuthorization(Callers.AdminPolicy)
-            .AddEndpointFilterFactory(ValidationFilter.Create)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+        var group = app.MapApiGroup("/v1/admin", "Admin", Callers.AdminPolicy);
 
         group.MapPost("/partners", CreatePartner)
             .WithSummary("Create a partner with its first API key")

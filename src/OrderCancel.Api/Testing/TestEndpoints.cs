@@ -33,12 +33,7 @@ public static class TestEndpoints
 {
     public static RouteGroupBuilder MapTestEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/test")
-            .WithTags("Testing")
-            .RequireAuthorization(Callers.PartnerPolicy)
-            .AddEndpointFilterFactory(ValidationFilter.Create)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+        var group = app.MapApiGroup("/v1/test", "Testing", Callers.PartnerPolicy);
 
         group.MapPost("/orders/{id:long}/cancel", Cancel)
             .WithName("TestCancelOrder")

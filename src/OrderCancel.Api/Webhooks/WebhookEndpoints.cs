@@ -127,12 +127,7 @@ public static class WebhookEndpoints
 {
     public static RouteGroupBuilder MapWebhooks(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/webhooks")
-            .WithTags("Webhooks")
-            .RequireAuthorization(Callers.PartnerPolicy)
-            .AddEndpointFilterFactory(ValidationFilter.Create)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+        var group = app.MapApiGroup("/v1/webhooks", "Webhooks", Callers.PartnerPolicy);
 
         group.MapPost("/", Create)
             .WithName("CreateWebhook")
