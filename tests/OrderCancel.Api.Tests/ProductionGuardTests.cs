@@ -43,8 +43,24 @@ public sealed class ProductionGuardTests(ProductionGuardTests.ProductionApi api)
         await response.ShouldBeProblemAsync(HttpStatusCode.Unauthorized, "unauthenticated");
     }
 
+    [Fact]
+    public async Task Production_refuses_http_webhook_urls_even_to_loopback()
+    {
+        var partner = await api.NewPartnerAsync();
+
+        var response = await partner.Client.PostAsync("/v1/webhooks", Requests.Json("""{"url":"http://127.0.0.1:9/hook","events":["*"]}"""));
+
+        await response.ShouldBeValidationProblemAsync("url");
+    }
+
     public sealed class ProductionApi : ApiFactory
     {
         protected override string HostEnvironment => "Production";
+
+        // Production's own default: no insecure loopback webhooks.
+        protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+        {
+            ["Webhooks:AllowInsecureLoopback"] = null,
+        };
     }
 }

@@ -23,6 +23,8 @@ public sealed class RateLimitTests(RateLimitTests.LimitedApi api) : IClassFixtur
         Assert.All(
             await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => api.ClientWithKey(null).GetAsync("/health/live"))),
             r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        var admin = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => api.AdminClient().PostAsync($"/v1/admin/partners/{partner.Id}/keys", null)));
+        Assert.Contains(admin, r => r.StatusCode == HttpStatusCode.TooManyRequests);
     }
 
     public sealed class LimitedApi : ApiFactory

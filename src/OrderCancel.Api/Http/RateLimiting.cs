@@ -7,7 +7,7 @@ namespace OrderCancel.Api.Http;
 
 /// <summary>
 /// A token bucket per partner (SPEC §7a: <c>RateLimiting:PermitsPerSecond</c>, default 100, burst of the same size).
-/// Callers without a partner key (health, Swagger, admin) are not limited. A refusal is 429 <c>rate_limited</c>
+/// The admin key has a bucket of its own; anonymous calls (health, Swagger) are not limited. A refusal is 429 <c>rate_limited</c>
 /// with <c>Retry-After</c>.
 /// </summary>
 public static class RateLimiting
@@ -17,8 +17,8 @@ public static class RateLimiting
         services.AddRateLimiter(options =>
         {
             options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-                context.User.FindFirstValue(Callers.PartnerIdClaim) is { } partner
-                    ? RateLimitPartition.GetTokenBucketLimiter(partner, _ => new TokenBucketRateLimiterOptions
+                BucketOf(context.User) is { } bucket
+                    ? RateLimitPartition.GetTokenBucketLimiter(bucket, _ => new TokenBucketRateLimiterOptions
                     {
                         // Read when a partner's bucket is made, so configuration set after start-up is honoured.
                         TokenLimit = PermitsPerSecond(context),
@@ -41,6 +41,10 @@ public static class RateLimiting
         });
         return services;
     }
+
+    /// <summary>One bucket per partner, and one for the admin key; anonymous calls (health, Swagger) have none.</summary>
+    private static string? BucketOf(ClaimsPrincipal user) =>
+        user.IsInRole(Callers.AdminRole) ? "admin" : user.FindFirstValue(Callers.PartnerIdClaim);
 
     private static int PermitsPerSecond(HttpContext context) =>
         context.RequestServices.GetRequiredService<IConfiguration>().GetValue("RateLimiting:PermitsPerSecond", 100);
