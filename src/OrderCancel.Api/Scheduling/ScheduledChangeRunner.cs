@@ -13,10 +13,19 @@ public sealed record SweepResult(int Applied, int Failed);
 /// </summary>
 public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvider clock)
 {
-    public const int BatchSize = 200;
+    public const int BatchSize = 500;
+
+    /// <summary>Batches run side by side: while one waits on the database, another applies its orders.</summary>
+    public const int Workers = 4;
 
     /// <param name="partnerId">Only this partner's orders (the test route); all when null (the worker).</param>
     public async Task<SweepResult> ApplyDueAsync(DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
+    {
+        var sweeps = await Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => SweepAsync(asOf, partnerId, cancellation)));
+        return new SweepResult(sweeps.Sum(s => s.Applied), sweeps.Sum(s => s.Failed));
+    }
+
+    private async Task<SweepResult> SweepAsync(DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
     {
         int applied = 0, failed = 0;
         while (true)

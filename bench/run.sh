@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One command for the benchmarks (issue 6): a throwaway PostgreSQL, the service and the raw baseline
+# built in Release and started as processes on loopback, then the load generator. Prints the table
+# and keeps it in bench/results/latest.md. Not part of the test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/postgres.sh
+
+data=$(mktemp -d /tmp/ordercancel-bench-pg.XXXXXX)
+db_port=$(free_port)
+service_port=$(free_port)
+raw_port=$(free_port)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  pg_stop "$data"
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+echo "PostgreSQL on port $db_port (synchronous_commit=off: the comparison is about the code, not the disk)..." >&2
+pg_start "$data" "$db_port" shared_buffers=1GB max_connections=300 synchronous_commit=off
+as_postgres psql -h "$data" -p "$db_port" -U postgres -qc "CREATE DATABASE bench"
+conn="Host=127.0.0.1;Port=$db_port;Database=bench;Username=postgres;Maximum Pool Size=128"
+
+dotnet build -c Release bench/OrderCancel.Bench >/dev/null
+dotnet build -c Release bench/OrderCancel.RawBaseline >/dev/null
+dotnet build -c Release src/OrderCancel.Api >/dev/null
+
+mkdir -p bench/results
+admin_key="oc_bench_admin_$RANDOM$RANDOM"
+# From its output folder, so it reads its appsettings.json (logging included) as a deployment would.
+(cd src/OrderCancel.Api/bin/Release/net10.0 && exec env ASPNETCORE_ENVIRONMENT=Benchmark ConnectionStrings__Orders="$conn" \
+  Admin__ApiKey="$admin_key" RateLimiting__PermitsPerSecond=1000000 \
+  dotnet OrderCancel.Api.dll --urls "http://127.0.0.1:$service_port") > bench/results/service.log 2>&1 &
+service_pid=$!
+pids+=("$service_pid")
+until curl -sf "http://127.0.0.1:$service_port/health/ready" >/dev/null; do sleep 0.5; done
+
+ConnectionStrings__Orders="$conn" \
+  dotnet bench/OrderCancel.RawBaseline/bin/Release/net10.0/OrderCancel.RawBaseline.dll --urls "http://127.0.0.1:$raw_port" \
+  > bench/results/raw.log 2>&1 &
+raw_pid=$!
+pids+=("$raw_pid")
+until curl -s -o /dev/null "http://127.0.0.1:$raw_port/v1/orders/1"; do sleep 0.5; done
+
+dotnet bench/OrderCancel.Bench/bin/Release/net10.0/OrderCancel.Bench.dll \
+  --service "http://127.0.0.1:$service_port" --service-pid "$service_pid" \
+  --raw "http://127.0.0.1:$raw_port" --raw-pid "$raw_pid" \
+  --admin-key "$admin_key" --db "$conn" "$@" | tee bench/results/latest.md
