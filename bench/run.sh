@@ -21,7 +21,9 @@ trap cleanup EXIT
 echo "PostgreSQL on port $db_port (synchronous_commit=off: the comparison is about the code, not the disk)..." >&2
 pg_start "$data" "$db_port" shared_buffers=1GB max_connections=300 synchronous_commit=off
 as_postgres psql -h "$data" -p "$db_port" -U postgres -qc "CREATE DATABASE bench"
-conn="Host=127.0.0.1;Port=$db_port;Database=bench;Username=postgres;Maximum Pool Size=128"
+# Both targets get the same connection settings: the ones the service applies by default (Persistence/Database.cs).
+conn="Host=127.0.0.1;Port=$db_port;Database=bench;Username=postgres;Maximum Pool Size=128;No Reset On Close=true;Max Auto Prepare=64;Auto Prepare Min Usages=2"
+service_conn="$conn${ORDERCANCEL_BENCH_SERVICE_CONN_EXTRA:+;$ORDERCANCEL_BENCH_SERVICE_CONN_EXTRA}"
 
 dotnet build -c Release bench/OrderCancel.Bench >/dev/null
 dotnet build -c Release bench/OrderCancel.RawBaseline >/dev/null
@@ -30,7 +32,7 @@ dotnet build -c Release src/OrderCancel.Api >/dev/null
 mkdir -p bench/results
 admin_key="oc_bench_admin_$RANDOM$RANDOM"
 # From its output folder, so it reads its appsettings.json (logging included) as a deployment would.
-(cd src/OrderCancel.Api/bin/Release/net10.0 && exec env ASPNETCORE_ENVIRONMENT=Benchmark ConnectionStrings__Orders="$conn" \
+(cd src/OrderCancel.Api/bin/Release/net10.0 && exec env ASPNETCORE_ENVIRONMENT=Benchmark ConnectionStrings__Orders="$service_conn" \
   Admin__ApiKey="$admin_key" RateLimiting__PermitsPerSecond=1000000 \
   dotnet OrderCancel.Api.dll --urls "http://127.0.0.1:$service_port") > bench/results/service.log 2>&1 &
 service_pid=$!

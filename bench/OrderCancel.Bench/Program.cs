@@ -21,9 +21,10 @@ http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer
 
 Console.Error.WriteLine("Seeding orders through the API...");
 var getPool = await Setup.CreateOrdersAsync(http, options.Service, 10_000, quantity: 2, options.Concurrency);
-var serviceCancelPool = await Setup.CreateOrdersAsync(http, options.Service, Options.CancelPool, quantity: 2, options.Concurrency);
-var rawCancelPool = await Setup.CreateOrdersAsync(http, options.Service, Options.CancelPool, quantity: 2, options.Concurrency);
-var partialPool = await Setup.CreateOrdersAsync(http, options.Service, 2_000, quantity: 1_000_000, options.Concurrency);
+var quick = options.Only == "get";
+var serviceCancelPool = quick ? [] : await Setup.CreateOrdersAsync(http, options.Service, Options.CancelPool, quantity: 2, options.Concurrency);
+var rawCancelPool = quick ? [] : await Setup.CreateOrdersAsync(http, options.Service, Options.CancelPool, quantity: 2, options.Concurrency);
+var partialPool = quick ? [] : await Setup.CreateOrdersAsync(http, options.Service, 2_000, quantity: 1_000_000, options.Concurrency);
 
 var results = new List<Result>();
 var random = new ThreadLocal<Random>(() => new Random(42));
@@ -32,6 +33,12 @@ string RandomGet() => $"/v1/orders/{getPool[random.Value!.Next(getPool.Count)]}"
 foreach (var (target, url, pid) in new[] { ("service", options.Service, options.ServicePid), ("raw", options.Raw, options.RawPid) })
 {
     results.Add(await Load.RunAsync(http, target, "get", url, pid, options, _ => (HttpMethod.Get, RandomGet(), null)));
+}
+
+if (quick)
+{
+    Report.PrintLoad(results, options);
+    return;
 }
 
 var serviceNext = -1;
@@ -62,7 +69,8 @@ internal sealed record Options(
     string Database,
     int Concurrency,
     int Seconds,
-    int SweepOrders)
+    int SweepOrders,
+    string? Only)
 {
     public const int CancelPool = 40_000;
 
@@ -83,7 +91,8 @@ internal sealed record Options(
             Get("db"),
             int.Parse(Get("concurrency", "32"), CultureInfo.InvariantCulture),
             int.Parse(Get("seconds", "10"), CultureInfo.InvariantCulture),
-            int.Parse(Get("sweep", "100000"), CultureInfo.InvariantCulture));
+            int.Parse(Get("sweep", "100000"), CultureInfo.InvariantCulture),
+            Get("only", "all"));
     }
 }
 

@@ -66,8 +66,7 @@ public static class OrderCancelApp
         services.AddExceptionHandler<ExceptionHandler>();
 
         services.AddDbContextPool<OrdersDbContext>((provider, options) => options
-            .UseNpgsql(provider.GetRequiredService<IConfiguration>().GetConnectionString("Orders")
-                ?? throw new InvalidOperationException("Set ConnectionStrings:Orders (env ConnectionStrings__Orders) to a PostgreSQL connection string."))
+            .UseNpgsql(Database.ConnectionString(provider.GetRequiredService<IConfiguration>()))
             .UseSnakeCaseNamingConvention());
 
         services.TryAddSingleton(TimeProvider.System);

@@ -19,8 +19,9 @@ public sealed class LoggingTests(LoggingTests.CapturingApi api) : IClassFixture<
         var partner = await api.NewPartnerAsync();
         await partner.Client.CreateOrderAsync();
 
-        var request = api.Sink.Events.Last(e => e.MessageTemplate.Text.StartsWith("HTTP", StringComparison.Ordinal)
-            && e.Properties.TryGetValue("RequestPath", out var path) && path.ToString().Contains("/v1/orders", StringComparison.Ordinal));
+        // The request log is written as the request completes, which may be just after the client has its answer.
+        var request = await api.Sink.WaitForAsync(e => e.MessageTemplate.Text.StartsWith("HTTP", StringComparison.Ordinal)
+            && e.Properties.TryGetValue("PartnerId", out var id) && id.ToString().Contains(partner.Id.ToString(), StringComparison.Ordinal));
         Assert.Equal($"\"{partner.Id}\"", request.Properties["PartnerId"].ToString());
         Assert.Matches("^\"[0-9a-f]{32}\"$", request.Properties["TraceId"].ToString());
         Assert.DoesNotContain(api.Sink.Events, e => e.RenderMessage(CultureInfo.InvariantCulture).Contains(partner.Key, StringComparison.Ordinal)
@@ -36,6 +37,8 @@ public sealed class LoggingTests(LoggingTests.CapturingApi api) : IClassFixture<
         var response = await partner.Client.GetAsync("/v1/orders/4111111111111111");
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        await api.Sink.WaitForAsync(e => e.Properties.TryGetValue("PartnerId", out var id) && id.ToString().Contains(partner.Id.ToString(), StringComparison.Ordinal)
+            && e.Properties.TryGetValue("RequestPath", out var path) && path.ToString().Contains("1111", StringComparison.Ordinal));
         Assert.DoesNotContain(api.Sink.Events, e => e.Properties.Values.Any(v => v.ToString().Contains("4111111111111111", StringComparison.Ordinal)));
         Assert.Contains(api.Sink.Events, e => e.Properties.Values.Any(v => v.ToString().Contains("************1111", StringComparison.Ordinal)));
     }
@@ -69,5 +72,20 @@ public sealed class LoggingTests(LoggingTests.CapturingApi api) : IClassFixture<
         public IReadOnlyList<LogEvent> Events => [.. _events];
 
         public void Emit(LogEvent logEvent) => _events.Enqueue(logEvent);
+
+        public async Task<LogEvent> WaitForAsync(Func<LogEvent, bool> match)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (true)
+            {
+                if (Events.LastOrDefault(match) is { } found)
+                {
+                    return found;
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, "The expected log event was not written.");
+                await Task.Delay(10);
+            }
+        }
     }
 }

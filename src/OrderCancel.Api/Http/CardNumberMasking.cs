@@ -9,12 +9,18 @@ public sealed partial class CardNumberMasking : ILogEventEnricher
 {
     public void Enrich(LogEvent logEvent, ILogEventPropertyFactory propertyFactory)
     {
-        foreach (var (name, value) in logEvent.Properties.ToList())
+        List<LogEventProperty>? masked = null;
+        foreach (var (name, value) in logEvent.Properties)
         {
             if (value is ScalarValue { Value: string text } && CardLike().IsMatch(text))
             {
-                logEvent.AddOrUpdateProperty(new LogEventProperty(name, new ScalarValue(Mask(text))));
+                (masked ??= []).Add(new LogEventProperty(name, new ScalarValue(Mask(text))));
             }
+        }
+
+        foreach (var property in masked ?? [])
+        {
+            logEvent.AddOrUpdateProperty(property);
         }
     }
 

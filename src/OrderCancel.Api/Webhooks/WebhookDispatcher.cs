@@ -175,6 +175,14 @@ public sealed class WebhookDispatcher(
 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+
+        // The endpoint is disabled before the delivery shows failed, so whoever sees the one sees the other.
+        if (status == StatusCodes.Status410Gone)
+        {
+            await db.WebhookEndpoints.Where(w => w.Id == item.EndpointId)
+                .ExecuteUpdateAsync(set => set.SetProperty(w => w.Enabled, false), cancellation);
+        }
+
         await db.WebhookDeliveries.Where(d => d.Id == item.DeliveryId).ExecuteUpdateAsync(
             set => set
                 .SetProperty(d => d.Status, outcome)
@@ -184,11 +192,6 @@ public sealed class WebhookDispatcher(
                 .SetProperty(d => d.FirstAttemptAt, firstAttempt)
                 .SetProperty(d => d.NextAttemptAt, next),
             cancellation);
-        if (status == StatusCodes.Status410Gone)
-        {
-            await db.WebhookEndpoints.Where(w => w.Id == item.EndpointId)
-                .ExecuteUpdateAsync(set => set.SetProperty(w => w.Enabled, false), cancellation);
-        }
     }
 
     private sealed record Work(
