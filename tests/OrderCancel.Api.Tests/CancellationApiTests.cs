@@ -358,7 +358,10 @@ public sealed class CancellationApiTests(ApiFactory api)
         using var current = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{order.Id()}/cancel") { Content = Requests.Json("""{"reason":"customer_request"}""") };
         current.Headers.TryAddWithoutValidation("If-Match", "\"1\"");
 
+        var before = await api.StateAsync(order.Id());
+
         await (await partner.Client.SendAsync(stale)).ShouldBeProblemAsync(HttpStatusCode.PreconditionFailed, "version_mismatch");
+        Assert.Equal(before, await api.StateAsync(order.Id()));
         await (await partner.Client.SendAsync(current)).ShouldBeAsync(HttpStatusCode.OK);
     }
 

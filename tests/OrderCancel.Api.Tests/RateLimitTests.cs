@@ -17,6 +17,9 @@ public sealed class RateLimitTests(RateLimitTests.LimitedApi api) : IClassFixtur
         Assert.NotEmpty(limited);
         Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.TooManyRequests }));
         await limited[0].ShouldBeProblemAsync(HttpStatusCode.TooManyRequests, "rate_limited");
+        var creates = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => partner.Client.PostAsync("/v1/orders", Requests.Json(TestOrders.NewOrder()))));
+        Assert.Equal(creates.Count(r => r.StatusCode == HttpStatusCode.Created), await api.OrderCountAsync(partner.Id));
+        Assert.Contains(creates, r => r.StatusCode == HttpStatusCode.TooManyRequests);
         Assert.True(limited[0].Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
         var other = await api.NewPartnerAsync();
         Assert.Equal(HttpStatusCode.OK, (await other.Client.GetAsync("/v1/orders")).StatusCode);
