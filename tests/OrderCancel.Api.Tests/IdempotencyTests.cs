@@ -86,8 +86,8 @@ public sealed class IdempotencyTests(ApiFactory api)
         }
 
         var first = partner.Client.SendAsync(Post($"/v1/orders/{order.Id()}/cancel", Body, key));
-        await WaitUntilAsync(() => api.WithDbAsync(db => db.IdempotencyRecords.AnyAsync(r => r.Key == key)));
-        await WaitUntilAsync(() => IsWaitingForLockAsync(blocker));
+        await Eventually.TrueAsync(() => api.WithDbAsync(db => db.IdempotencyRecords.AnyAsync(r => r.Key == key)), () => "The first request never claimed its key.");
+        await Eventually.TrueAsync(() => IsWaitingForLockAsync(blocker), () => "The first request never waited for the row lock.");
 
         var retry = await partner.Client.SendAsync(Post($"/v1/orders/{order.Id()}/cancel", Body, key));
         await transaction.RollbackAsync();
@@ -180,15 +180,5 @@ public sealed class IdempotencyTests(ApiFactory api)
         await using var command = new NpgsqlCommand(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()", observer);
         return (long)(await command.ExecuteScalarAsync())! > 0;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition never came true.");
-            await Task.Delay(10);
-        }
     }
 }

@@ -75,17 +75,8 @@ public sealed class LoggingTests(LoggingTests.CapturingApi api) : IClassFixture<
 
         public async Task<LogEvent> WaitForAsync(Func<LogEvent, bool> match)
         {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (true)
-            {
-                if (Events.LastOrDefault(match) is { } found)
-                {
-                    return found;
-                }
-
-                Assert.True(DateTime.UtcNow < deadline, "The expected log event was not written.");
-                await Task.Delay(10);
-            }
+            await Eventually.TrueAsync(() => Events.Any(match), () => "The expected log event was not written.", seconds: 10);
+            return Events.Last(match);
         }
     }
 }

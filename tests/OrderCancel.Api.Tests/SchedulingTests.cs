@@ -109,12 +109,7 @@ public sealed class SchedulingWorkerTests(SchedulingWorkerTests.WorkerApi api) :
             var worker = Services.GetServices<IHostedService>().OfType<ScheduledChangeWorker>().Single();
             var before = worker.SweepsCompleted;
             Clock.Advance(PollInterval);
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (worker.SweepsCompleted == before)
-            {
-                Assert.True(DateTime.UtcNow < deadline, "The worker did not sweep after its tick.");
-                await Task.Delay(10);
-            }
+            await Eventually.TrueAsync(() => worker.SweepsCompleted != before, () => "The worker did not sweep after its tick.");
         }
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)

@@ -55,12 +55,9 @@ public sealed class WebhookCrashTests(WebhookCrashTests.DatabaseOnly database) :
 
         using var second = await ServiceProcess.StartAsync(database.ConnectionString, Settings);
         var received = await receiver.WaitForAsync(r => r.Count >= 2);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while ((await DeliveryAsync(eventId)).Status != DeliveryStatus.Succeeded)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The restarted service did not record the delivery.");
-            await Task.Delay(50);
-        }
+        await Eventually.TrueAsync(
+            async () => (await DeliveryAsync(eventId)).Status == DeliveryStatus.Succeeded,
+            () => "The restarted service did not record the delivery.");
 
         Assert.Equal([eventId.ToString()], received.Select(r => r.Id).Distinct());
         Assert.Single(received.Select(r => r.Body).Distinct());

@@ -242,18 +242,16 @@ public sealed class WebhookTests(ApiFactory api)
 
     private static async Task<JsonElement> WaitForDeliveryAsync(TestPartner partner, Guid endpointId, Func<JsonElement, bool> condition)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var list = await (await partner.Client.GetAsync($"/v1/webhooks/{endpointId}/deliveries")).ShouldBeAsync(HttpStatusCode.OK);
-            var match = list.GetProperty("data").EnumerateArray().Where(condition).ToList();
-            if (match.Count > 0)
+        JsonElement list = default;
+        JsonElement? found = null;
+        await Eventually.TrueAsync(
+            async () =>
             {
-                return match[0];
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"No delivery matched: {list.GetRawText()}");
-            await Task.Delay(20);
-        }
+                list = await (await partner.Client.GetAsync($"/v1/webhooks/{endpointId}/deliveries")).ShouldBeAsync(HttpStatusCode.OK);
+                found = list.GetProperty("data").EnumerateArray().Where(condition).Cast<JsonElement?>().FirstOrDefault();
+                return found is not null;
+            },
+            () => $"No delivery matched: {list.GetRawText()}");
+        return found!.Value;
     }
 }

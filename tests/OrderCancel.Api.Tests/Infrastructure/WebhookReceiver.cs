@@ -63,13 +63,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public async Task<IReadOnlyList<ReceivedWebhook>> WaitForAsync(Func<IReadOnlyList<ReceivedWebhook>, bool> condition)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition(Received))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"The receiver got {Received.Count} deliveries, not what was expected.");
-            await Task.Delay(20);
-        }
-
+        await Eventually.TrueAsync(() => condition(Received), () => $"The receiver got {Received.Count} deliveries, not what was expected.");
         return Received;
     }
 
