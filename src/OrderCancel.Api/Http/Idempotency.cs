@@ -41,13 +41,7 @@ public sealed class Idempotency(RequestDelegate next)
             return;
         }
 
-        var body = await ReadBodyAsync(request, context.RequestAborted);
-        if (body is null)
-        {
-            await next(context); // Over the size limit: the route answers 413, which is not worth keeping.
-            return;
-        }
-
+        var body = await RequestBody.ReadAsync(context);
         var fingerprint = Fingerprint(request, body);
         var now = clock.GetUtcNow();
         if (!await ClaimAsync(db, scope, key, fingerprint, now, context.RequestAborted))
@@ -133,29 +127,6 @@ public sealed class Idempotency(RequestDelegate next)
         hash.AppendData(Encoding.UTF8.GetBytes($"{request.Method} {request.Path}{request.QueryString}\n"));
         hash.AppendData(body);
         return hash.GetHashAndReset();
-    }
-
-    /// <summary>The body's bytes, leaving the body readable again for the route; null when over the size limit.</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, CancellationToken cancellation)
-    {
-        if (request.ContentLength > RequestLimits.MaxBodyBytes)
-        {
-            return null;
-        }
-
-        request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: RequestLimits.MaxBodyBytes);
-        using var copy = new MemoryStream();
-        try
-        {
-            await request.Body.CopyToAsync(copy, cancellation);
-        }
-        catch (IOException)
-        {
-            throw ProblemException.Of("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes.");
-        }
-
-        request.Body.Position = 0;
-        return copy.ToArray();
     }
 
     private static Task Write(HttpContext context, IResult result) => result.ExecuteAsync(context);

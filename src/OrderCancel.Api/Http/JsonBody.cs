@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Text.Json;
@@ -59,13 +58,7 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
     [SuppressMessage("Design", "CA1000", Justification = "Minimal APIs bind through a static BindAsync on the parameter type.")]
     public static async ValueTask<JsonBody<T>?> BindAsync(HttpContext context)
     {
-        var request = context.Request;
-        if (request.ContentLength > RequestLimits.MaxBodyBytes)
-        {
-            throw ProblemException.Of("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes.");
-        }
-
-        var raw = await ReadAsync(request, context.RequestAborted);
+        var raw = await RequestBody.ReadAsync(context);
         if (raw.Length == 0)
         {
             return Optional
@@ -73,7 +66,7 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
                 : throw ProblemException.Of("malformed_json", "A JSON object body is required.");
         }
 
-        if (!request.HasJsonContentType())
+        if (!context.Request.HasJsonContentType())
         {
             throw ProblemException.Of("unsupported_media_type", "Send the body as application/json.");
         }
@@ -121,27 +114,6 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
                 {
                     [path] = ["Has an invalid value."],
                 });
-            }
-        }
-    }
-
-    private static async Task<byte[]> ReadAsync(HttpRequest request, CancellationToken cancellation)
-    {
-        // Read at most one byte past the limit, so a chunked body cannot make us buffer more.
-        var buffer = new ArrayBufferWriter<byte>(request.ContentLength is { } length and > 0 ? (int)length : 256);
-        while (true)
-        {
-            var memory = buffer.GetMemory(4096);
-            var read = await request.Body.ReadAsync(memory, cancellation);
-            if (read == 0)
-            {
-                return buffer.WrittenSpan.ToArray();
-            }
-
-            buffer.Advance(read);
-            if (buffer.WrittenCount > RequestLimits.MaxBodyBytes)
-            {
-                throw ProblemException.Of("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes.");
             }
         }
     }
