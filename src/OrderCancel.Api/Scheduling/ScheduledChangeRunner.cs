@@ -46,18 +46,11 @@ public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvi
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
 
-        var due = partnerId is { } partner
-            ? db.Database.SqlQuery<long>($"""
-                SELECT id AS "Value" FROM orders
-                WHERE next_change_due_at <= {asOf} AND partner_id = {partner}
-                ORDER BY next_change_due_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED
-                """)
-            : db.Database.SqlQuery<long>($"""
-                SELECT id AS "Value" FROM orders
-                WHERE next_change_due_at <= {asOf}
-                ORDER BY next_change_due_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED
-                """);
-        var ids = await due.ToListAsync(cancellation);
+        var ids = await db.Database.SqlQuery<long>($"""
+            SELECT id AS "Value" FROM orders
+            WHERE next_change_due_at <= {asOf} AND ({partnerId}::uuid IS NULL OR partner_id = {partnerId}::uuid)
+            ORDER BY next_change_due_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED
+            """).ToListAsync(cancellation);
         if (ids.Count == 0)
         {
             return (0, 0, 0);
