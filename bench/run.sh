@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
 
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "Installing wrk (Debian package) for the load..." >&2
+  if [ "$(id -u)" = "0" ]; then apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
+
 data=$(mktemp -d /tmp/ordercancel-bench-pg.XXXXXX)
 db_port=$(free_port)
 service_port=$(free_port)

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
@@ -6,58 +5,57 @@ using System.Text;
 using System.Text.Json;
 using Npgsql;
 
-// Load generator for issue 6; bench/run.sh starts PostgreSQL, the service and the raw baseline, then runs this.
-// Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --admin-key KEY --db CONNSTR
-//        [--concurrency 32] [--seconds 10] [--sweep 100000]
+// Load for issue 6; bench/run.sh starts PostgreSQL, the service and the raw baseline, then runs this.
+// It seeds the orders, drives each scenario with wrk (bench/wrk/*.lua) at a fixed concurrency, samples
+// the target's RSS meanwhile, runs the scheduler sweep and prints the table.
+// Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --raw-pid PID --admin-key KEY --db CONNSTR
+//        [--concurrency 32] [--seconds 10] [--warmup 15] [--sweep 100000] [--only get]
 var options = Options.Parse(args);
-using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency * 2, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
-{
-    Timeout = TimeSpan.FromMinutes(15),
-};
+using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(15) };
 
 Console.Error.WriteLine("Creating the benchmark partner...");
 var key = await Setup.CreatePartnerKeyAsync(http, options);
-http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Secret);
+http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+await using var db = NpgsqlDataSource.Create(options.Database);
+var seeder = new Seeder(http, db, options.Service);
 
-Console.Error.WriteLine("Seeding orders through the API...");
-var getPool = await Setup.CreateOrdersAsync(http, options.Service, 10_000, quantity: 2, options.Concurrency);
+Console.Error.WriteLine("Seeding orders...");
 var quick = options.Only == "get";
-var serviceCancelPool = quick ? [] : await Setup.CreateOrdersAsync(http, options.Service, Options.CancelPool, quantity: 2, options.Concurrency);
-var rawCancelPool = quick ? [] : await Setup.CreateOrdersAsync(http, options.Service, Options.CancelPool, quantity: 2, options.Concurrency);
-var partialPool = quick ? [] : await Setup.CreateOrdersAsync(http, options.Service, 2_000, quantity: 1_000_000, options.Concurrency);
+var pools = new Dictionary<string, string>
+{
+    ["get"] = await seeder.PoolAsync("get", 10_000, quantity: 2),
+};
+if (!quick)
+{
+    // Enough for the warm-up and the measured run of the faster target, each order cancelled once.
+    pools["cancel/service"] = await seeder.PoolAsync("cancel-service", Options.CancelPool, quantity: 2);
+    pools["cancel/raw"] = await seeder.PoolAsync("cancel-raw", Options.CancelPool, quantity: 2);
+    pools["partial"] = await seeder.PoolAsync("partial", 2_000, quantity: 1_000_000);
+}
 
+var wrk = new Wrk(options, key);
 var results = new List<Result>();
-var random = new ThreadLocal<Random>(() => new Random(42));
-string RandomGet() => $"/v1/orders/{getPool[random.Value!.Next(getPool.Count)]}";
-
-foreach (var (target, url, pid) in new[] { ("service", options.Service, options.ServicePid), ("raw", options.Raw, options.RawPid) })
+foreach (var target in Target.Both(options))
 {
-    results.Add(await Load.RunAsync(http, target, "get", url, pid, options, _ => (HttpMethod.Get, RandomGet(), null)));
+    results.Add(await wrk.RunAsync(target, "get", pools["get"]));
 }
 
-if (quick)
+if (!quick)
 {
-    Report.PrintLoad(results, options);
-    return;
-}
+    foreach (var target in Target.Both(options))
+    {
+        results.Add(await wrk.RunAsync(target, "cancel", pools[$"cancel/{target.Name}"]));
+    }
 
-var serviceNext = -1;
-var rawNext = -1;
-const string CancelBody = """{"reason":"customer_request"}""";
-results.Add(await Load.RunAsync(http, "service", "cancel", options.Service, options.ServicePid, options, _ =>
-    Interlocked.Increment(ref serviceNext) is var i && i < serviceCancelPool.Count ? (HttpMethod.Post, $"/v1/orders/{serviceCancelPool[i]}/cancel", CancelBody) : null));
-results.Add(await Load.RunAsync(http, "raw", "cancel", options.Raw, options.RawPid, options, _ =>
-    Interlocked.Increment(ref rawNext) is var i && i < rawCancelPool.Count ? (HttpMethod.Post, $"/v1/orders/{rawCancelPool[i]}/cancel", CancelBody) : null));
-results.Add(await Load.RunAsync(http, "service", "partial", options.Service, options.ServicePid, options, _ =>
-    (HttpMethod.Post, $"/v1/orders/{partialPool[random.Value!.Next(partialPool.Count)]}/cancel",
-        $$"""{"reason":"out_of_stock","items":[{"line_id":{{random.Value!.Next(1, 4)}},"quantity":1}]}""")));
-results.Add(await Load.RunAsync(http, "service", "list", options.Service, options.ServicePid, options, _ =>
-    (HttpMethod.Get, "/v1/orders?status=pending&limit=20", null)));
+    var service = Target.Both(options)[0];
+    results.Add(await wrk.RunAsync(service, "partial", pools["partial"]));
+    results.Add(await wrk.RunAsync(service, "list", pools["get"]));
+}
 
 Report.PrintLoad(results, options);
-if (options.SweepOrders > 0)
+if (!quick && options.SweepOrders > 0)
 {
-    Report.PrintSweep(await Sweep.RunAsync(http, options));
+    Report.PrintSweep(await Sweep.RunAsync(http, seeder, options));
 }
 
 internal sealed record Options(
@@ -69,10 +67,11 @@ internal sealed record Options(
     string Database,
     int Concurrency,
     int Seconds,
+    int WarmupSeconds,
     int SweepOrders,
     string? Only)
 {
-    public const int CancelPool = 40_000;
+    public const int CancelPool = 80_000;
 
     public static Options Parse(string[] args)
     {
@@ -82,21 +81,21 @@ internal sealed record Options(
             return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback ?? throw new ArgumentException($"--{name} is required");
         }
 
+        int Number(string name, string? fallback = null) => int.Parse(Get(name, fallback), CultureInfo.InvariantCulture);
+
         return new Options(
-            Get("service"),
-            int.Parse(Get("service-pid"), CultureInfo.InvariantCulture),
-            Get("raw"),
-            int.Parse(Get("raw-pid"), CultureInfo.InvariantCulture),
-            Get("admin-key"),
-            Get("db"),
-            int.Parse(Get("concurrency", "32"), CultureInfo.InvariantCulture),
-            int.Parse(Get("seconds", "10"), CultureInfo.InvariantCulture),
-            int.Parse(Get("sweep", "100000"), CultureInfo.InvariantCulture),
+            Get("service"), Number("service-pid"), Get("raw"), Number("raw-pid"), Get("admin-key"), Get("db"),
+            Number("concurrency", "32"), Number("seconds", "10"), Number("warmup", "30"), Number("sweep", "100000"),
             Get("only", "all"));
     }
 }
 
-internal sealed record Result(string Target, string Scenario, int Requests, int Errors, double Seconds, double P50, double P95, double P99, double PeakRssMb)
+internal sealed record Target(string Name, string Url, int Pid)
+{
+    public static Target[] Both(Options options) => [new("service", options.Service, options.ServicePid), new("raw", options.Raw, options.RawPid)];
+}
+
+internal sealed record Result(string Target, string Scenario, long Requests, long Errors, double Seconds, double P50, double P95, double P99, double PeakRssMb)
 {
     public double PerSecond => Requests / Seconds;
 }
@@ -105,7 +104,7 @@ internal sealed record SweepResult(int Orders, double ServiceSeconds, double Set
 
 internal static class Setup
 {
-    public static async Task<(Guid PartnerId, string Secret)> CreatePartnerKeyAsync(HttpClient http, Options options)
+    public static async Task<string> CreatePartnerKeyAsync(HttpClient http, Options options)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, options.Service + "/v1/admin/partners")
         {
@@ -115,13 +114,28 @@ internal static class Setup
         using var response = await http.SendAsync(request);
         response.EnsureSuccessStatusCode();
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return (body.RootElement.GetProperty("id").GetGuid(), body.RootElement.GetProperty("api_key").GetProperty("key").GetString()!);
+        return body.RootElement.GetProperty("api_key").GetProperty("key").GetString()!;
+    }
+}
+
+/// <summary>
+/// Orders of three lines: one created through the API as a partner would, then copied in SQL under new ids
+/// (fast, and every copy is a real order of the benchmark partner). Each pool's ids go to a file for wrk.
+/// </summary>
+internal sealed class Seeder(HttpClient http, NpgsqlDataSource db, string service)
+{
+    private long _nextOffset = 100_000_000;
+
+    public async Task<string> PoolAsync(string name, int count, int quantity)
+    {
+        var (from, to) = await CopiesAsync(await CreateAsync(quantity), count);
+        var file = Path.Combine(Path.GetTempPath(), $"ordercancel-bench-{name}-{Environment.ProcessId}.ids");
+        await File.WriteAllLinesAsync(file, Enumerable.Range(0, (int)(to - from + 1)).Select(i => (from + i).ToString(CultureInfo.InvariantCulture)));
+        return file;
     }
 
-    /// <summary>Orders of three lines each, created through the API as partners would.</summary>
-    public static async Task<List<long>> CreateOrdersAsync(HttpClient http, string service, int count, int quantity, int concurrency)
+    public async Task<long> CreateAsync(int quantity)
     {
-        var ids = new ConcurrentBag<long>();
         var body = $$$"""
             {"kind":"one_time","currency":"EUR","time_zone":"Europe/Paris",
              "customer":{"ref":"cus_bench","email":"bench@example.com","first_name":"Bench","last_name":"Mark"},
@@ -130,77 +144,85 @@ internal static class Setup
                       {"sku":"C","name":"Item C","quantity":{{{quantity}}},"unit_price":12.35,"tax_rate":0.055}],
              "shipping_cost":4.90,"metadata":{"source":"bench"}}
             """;
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (_, token) =>
-        {
-            using var response = await http.PostAsync(service + "/v1/orders", new StringContent(body, Encoding.UTF8, "application/json"), token);
-            response.EnsureSuccessStatusCode();
-            using var created = JsonDocument.Parse(await response.Content.ReadAsStringAsync(token));
-            ids.Add(created.RootElement.GetProperty("id").GetInt64());
-        });
-        return [.. ids.Order()];
+        using var response = await http.PostAsync(service + "/v1/orders", new StringContent(body, Encoding.UTF8, "application/json"));
+        response.EnsureSuccessStatusCode();
+        using var created = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return created.RootElement.GetProperty("id").GetInt64();
+    }
+
+    /// <summary>Copies the template order (and its lines) <paramref name="count"/> times under new ids, schedule included.</summary>
+    public async Task<(long From, long To)> CopiesAsync(long template, int count)
+    {
+        var offset = _nextOffset;
+        _nextOffset += 100_000_000;
+        await ExecAsync($"""
+            INSERT INTO orders (id, partner_id, kind, status, reference, channel, currency, time_zone, billing_period,
+                shipping_cost, shipping_waived, amount_paid, metadata, next_change_due_at, cancelled_at, reactivated_at,
+                created_at, updated_at, version, customer_email, customer_first_name, customer_last_name, customer_phone,
+                customer_ref, cancellations, payment, scheduled_cancellation, scheduled_reactivation)
+            SELECT {offset} + g, partner_id, kind, status, NULL, channel, currency, time_zone, billing_period,
+                shipping_cost, shipping_waived, amount_paid, metadata, next_change_due_at, cancelled_at, reactivated_at,
+                created_at, updated_at, version, customer_email, customer_first_name, customer_last_name, customer_phone,
+                customer_ref, cancellations, payment, scheduled_cancellation, scheduled_reactivation
+            FROM orders, generate_series(1, {count}) AS g WHERE id = {template};
+            INSERT INTO order_lines (id, order_id, sku, name, quantity, cancelled_quantity, unit_price, discount, tax_rate, metadata)
+            SELECT l.id, {offset} + g, l.sku, l.name, l.quantity, l.cancelled_quantity, l.unit_price, l.discount, l.tax_rate, l.metadata
+            FROM order_lines l, generate_series(1, {count}) AS g WHERE l.order_id = {template};
+            ANALYZE orders;
+            ANALYZE order_lines;
+            """);
+        return (offset + 1, offset + count);
+    }
+
+    public async Task ExecAsync(string sql)
+    {
+        await using var command = db.CreateCommand(sql);
+        command.CommandTimeout = 0;
+        await command.ExecuteNonQueryAsync();
     }
 }
 
-internal static class Load
+/// <summary>
+/// Runs wrk (one thread, fixed concurrency) with a scenario script: a warm-up that is thrown away, so that both
+/// targets are measured after the JIT has settled, then the measured run, the target's RSS sampled meanwhile.
+/// </summary>
+internal sealed class Wrk(Options options, string key)
 {
-    /// <summary>Fixed concurrency for a fixed time after a short warm-up; latency of every request.</summary>
-    public static async Task<Result> RunAsync(
-        HttpClient http, string target, string scenario, string baseUrl, int pid, Options options,
-        Func<int, (HttpMethod Method, string Path, string? Body)?> next)
+    private static readonly JsonSerializerOptions SummaryJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    private static readonly string Scripts = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "wrk"));
+
+    public async Task<Result> RunAsync(Target target, string scenario, string ids)
     {
-        Console.Error.WriteLine($"{scenario} on {target}...");
-        await DriveAsync(http, baseUrl, options.Concurrency, TimeSpan.FromSeconds(2), next, null);
-        var latencies = new ConcurrentBag<double>();
-        var errors = 0;
-        using var rss = RssSampler.Start(pid);
-        var stopwatch = Stopwatch.StartNew();
-        var count = await DriveAsync(http, baseUrl, options.Concurrency, TimeSpan.FromSeconds(options.Seconds), next, (ms, ok) =>
-        {
-            latencies.Add(ms);
-            if (!ok)
-            {
-                Interlocked.Increment(ref errors);
-            }
-        });
-        var elapsed = stopwatch.Elapsed.TotalSeconds;
-        var sorted = latencies.Order().ToArray();
-        double Percentile(double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
-        return new Result(target, scenario, count, errors, elapsed, Percentile(0.50), Percentile(0.95), Percentile(0.99), rss.PeakMb);
+        Console.Error.WriteLine($"{scenario} on {target.Name}: {options.WarmupSeconds} s warm-up, {options.Seconds} s measured...");
+        var warmup = await RunWrkAsync(target, scenario, ids, options.WarmupSeconds, offset: 0);
+        using var rss = RssSampler.Start(target.Pid);
+        // Requests still in flight when the warm-up stopped were sent but not counted: skip as many ids.
+        var run = await RunWrkAsync(target, scenario, ids, options.Seconds, offset: warmup.Requests + options.Concurrency);
+        return new Result(target.Name, scenario, run.Requests, run.SocketErrors + run.BadStatus, run.DurationUs / 1e6,
+            run.P50Us / 1000.0, run.P95Us / 1000.0, run.P99Us / 1000.0, rss.PeakMb);
     }
 
-    private static async Task<int> DriveAsync(
-        HttpClient http, string baseUrl, int concurrency, TimeSpan duration,
-        Func<int, (HttpMethod Method, string Path, string? Body)?> next, Action<double, bool>? record)
+    private async Task<WrkSummary> RunWrkAsync(Target target, string scenario, string ids, int seconds, long offset)
     {
-        var deadline = Stopwatch.StartNew();
-        var total = 0;
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
+        var start = new ProcessStartInfo("wrk")
         {
-            while (deadline.Elapsed < duration && next(worker) is { } call)
+            WorkingDirectory = Scripts,
+            RedirectStandardOutput = true,
+            ArgumentList =
             {
-                using var request = new HttpRequestMessage(call.Method, baseUrl + call.Path);
-                if (call.Body is not null)
-                {
-                    request.Content = new StringContent(call.Body, Encoding.UTF8, "application/json");
-                }
-
-                var started = Stopwatch.GetTimestamp();
-                var ok = false;
-                try
-                {
-                    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead);
-                    ok = response.IsSuccessStatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                }
-
-                record?.Invoke(Stopwatch.GetElapsedTime(started).TotalMilliseconds, ok);
-                Interlocked.Increment(ref total);
-            }
-        }));
-        return total;
+                "-t1", $"-c{options.Concurrency}", $"-d{seconds}s", "--timeout", "10s", "-s", $"{scenario}.lua",
+                "-H", $"Authorization: Bearer {key}", target.Url, "--", ids, offset.ToString(CultureInfo.InvariantCulture),
+            },
+        };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("wrk did not start.");
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var line = output.Split('\n').LastOrDefault(l => l.StartsWith('{'))
+            ?? throw new InvalidOperationException($"wrk printed no summary (exit {process.ExitCode}):\n{output}");
+        return JsonSerializer.Deserialize<WrkSummary>(line, SummaryJson)!;
     }
+
+    private sealed record WrkSummary(long Requests, long DurationUs, long P50Us, long P95Us, long P99Us, long SocketErrors, long BadStatus);
 }
 
 /// <summary>Samples a process's resident set every 50 ms; the peak is what the table reports.</summary>
@@ -245,10 +267,10 @@ internal static class Sweep
     /// Scheduled cancellations all due at once: the service's sweep (through the test run route) against
     /// one set-based SQL UPDATE of an identical set of rows.
     /// </summary>
-    public static async Task<SweepResult> RunAsync(HttpClient http, Options options)
+    public static async Task<SweepResult> RunAsync(HttpClient http, Seeder seeder, Options options)
     {
-        Console.Error.WriteLine($"Seeding {options.SweepOrders} scheduled cancellations...");
-        var template = (await Setup.CreateOrdersAsync(http, options.Service, 1, quantity: 2, 1))[0];
+        Console.Error.WriteLine($"Seeding {options.SweepOrders} scheduled cancellations twice...");
+        var template = await seeder.CreateAsync(quantity: 2);
         var due = DateOnly.FromDateTime(DateTime.UtcNow).AddDays(1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         using (var scheduling = await http.PostAsync($"{options.Service}/v1/orders/{template}/cancel",
             new StringContent($$"""{"reason":"customer_request","effective_date":"{{due}}"}""", Encoding.UTF8, "application/json")))
@@ -256,21 +278,11 @@ internal static class Sweep
             scheduling.EnsureSuccessStatusCode();
         }
 
-        await using var db = NpgsqlDataSource.Create(options.Database);
         // The copies carry the template's schedule; the template itself is taken out of the sweep.
-        string schedule;
-        DateTimeOffset dueAt;
-        await using (var read = db.CreateCommand($"SELECT scheduled_cancellation::text, next_change_due_at FROM orders WHERE id = {template}"))
-        await using (var reader = await read.ExecuteReaderAsync())
-        {
-            await reader.ReadAsync();
-            schedule = reader.GetString(0);
-            dueAt = reader.GetFieldValue<DateTimeOffset>(1);
-        }
-
-        await Exec(db, $"UPDATE orders SET next_change_due_at = NULL, scheduled_cancellation = NULL WHERE id = {template}");
-        await CopyAsync(db, template, options.SweepOrders, offset: 100_000_000, (schedule, dueAt));
-        await Exec(db, "ANALYZE orders; ANALYZE order_lines;");
+        var first = await seeder.CopiesAsync(template, options.SweepOrders);
+        var second = await seeder.CopiesAsync(template, options.SweepOrders);
+        await seeder.ExecAsync($"UPDATE orders SET next_change_due_at = NULL, scheduled_cancellation = NULL WHERE id = {template}");
+        await seeder.ExecAsync($"UPDATE orders SET next_change_due_at = NULL WHERE id BETWEEN {second.From} AND {second.To}");
 
         Console.Error.WriteLine("Sweeping with the service...");
         using var rss = RssSampler.Start(options.ServicePid);
@@ -281,50 +293,20 @@ internal static class Sweep
         var serviceSeconds = stopwatch.Elapsed.TotalSeconds;
         var peak = rss.PeakMb;
         var applied = JsonDocument.Parse(await run.Content.ReadAsStringAsync()).RootElement.GetProperty("applied").GetInt32();
-        Console.Error.WriteLine($"Service applied {applied} in {serviceSeconds:0.0} s");
+        Console.Error.WriteLine($"Service applied {applied} of {first.To - first.From + 1} in {serviceSeconds:0.0} s");
 
         Console.Error.WriteLine("Sweeping the same number of rows with one set-based UPDATE...");
-        var second = await CopyAsync(db, template, options.SweepOrders, offset: 200_000_000, (schedule, dueAt));
-        await Exec(db, "ANALYZE orders; ANALYZE order_lines;");
         stopwatch.Restart();
-        await Exec(db, $"""
+        await seeder.ExecAsync($"""
             BEGIN;
             UPDATE order_lines SET cancelled_quantity = quantity WHERE order_id BETWEEN {second.From} AND {second.To};
             UPDATE orders SET status = 'cancelled', shipping_waived = TRUE, scheduled_cancellation = NULL,
                 next_change_due_at = NULL, cancelled_at = now(), updated_at = now(), version = version + 1
-            WHERE id BETWEEN {second.From} AND {second.To} AND next_change_due_at <= now() + interval '3 days';
+            WHERE id BETWEEN {second.From} AND {second.To} AND scheduled_cancellation IS NOT NULL;
             COMMIT;
             """);
         var setBasedSeconds = stopwatch.Elapsed.TotalSeconds;
         return new SweepResult(applied, serviceSeconds, setBasedSeconds, peak);
-    }
-
-    /// <summary>Copies the template order (and its lines) <paramref name="count"/> times under new ids.</summary>
-    private static async Task<(long From, long To)> CopyAsync(
-        NpgsqlDataSource db, long template, int count, long offset, (string Json, DateTimeOffset DueAt) schedule)
-    {
-        await Exec(db, $"""
-            INSERT INTO orders (id, partner_id, kind, status, reference, channel, currency, time_zone, billing_period,
-                shipping_cost, shipping_waived, amount_paid, metadata, next_change_due_at, cancelled_at, reactivated_at,
-                created_at, updated_at, version, customer_email, customer_first_name, customer_last_name, customer_phone,
-                customer_ref, cancellations, payment, scheduled_cancellation, scheduled_reactivation)
-            SELECT {offset} + g, partner_id, kind, status, NULL, channel, currency, time_zone, billing_period,
-                shipping_cost, shipping_waived, amount_paid, metadata, '{schedule.DueAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}+00', cancelled_at, reactivated_at,
-                created_at, updated_at, version, customer_email, customer_first_name, customer_last_name, customer_phone,
-                customer_ref, cancellations, payment, '{schedule.Json.Replace("'", "''", StringComparison.Ordinal)}'::jsonb, scheduled_reactivation
-            FROM orders, generate_series(1, {count}) AS g WHERE id = {template};
-            INSERT INTO order_lines (id, order_id, sku, name, quantity, cancelled_quantity, unit_price, discount, tax_rate, metadata)
-            SELECT l.id, {offset} + g, l.sku, l.name, l.quantity, l.cancelled_quantity, l.unit_price, l.discount, l.tax_rate, l.metadata
-            FROM order_lines l, generate_series(1, {count}) AS g WHERE l.order_id = {template};
-            """);
-        return (offset + 1, offset + count);
-    }
-
-    private static async Task Exec(NpgsqlDataSource db, string sql)
-    {
-        await using var command = db.CreateCommand(sql);
-        command.CommandTimeout = 0;
-        await command.ExecuteNonQueryAsync();
     }
 }
 
@@ -334,7 +316,7 @@ internal static class Report
     {
         var raw = results.Where(r => r.Target == "raw").ToDictionary(r => r.Scenario);
         var table = new StringBuilder();
-        table.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores; concurrency {options.Concurrency}; {options.Seconds} s per scenario after 2 s warm-up; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        table.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores; wrk, one thread, {options.Concurrency} connections; {options.Seconds} s per scenario after {options.WarmupSeconds} s of warm-up; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         table.AppendLine();
         table.AppendLine("| scenario | target | requests/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | service ÷ raw |");
         table.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
