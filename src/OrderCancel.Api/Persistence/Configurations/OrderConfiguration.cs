@@ -61,8 +61,8 @@ public sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
         builder.OwnsMany(o => o.Lines, line =>
         {
             line.ToTable("order_lines");
-            line.WithOwner().HasForeignKey("OrderId");
-            line.HasKey("OrderId", nameof(OrderLine.Id));
+            line.WithOwner().HasForeignKey(OrderLineKey.OrderId);
+            line.HasKey(OrderLineKey.OrderId, nameof(OrderLine.Id));
             line.Property(l => l.Id).ValueGeneratedNever();
             line.Property(l => l.Sku).HasMaxLength(100);
             line.Property(l => l.Name).HasMaxLength(200);
@@ -83,4 +83,10 @@ public sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
     }
 
     public const string UniqueReferenceIndex = "ux_orders_partner_id_reference";
+}
+
+/// <summary>The shadow property that ties a line to its order (column <c>order_id</c>).</summary>
+public static class OrderLineKey
+{
+    public const string OrderId = "OrderId";
 }
