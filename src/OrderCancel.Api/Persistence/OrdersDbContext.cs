@@ -8,6 +8,10 @@ namespace OrderCancel.Api.Persistence;
 
 public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) : DbContext(options)
 {
+    /// <summary>Compiled once: every mutation loads its order this way, so it skips EF's query cache lookup.</summary>
+    private static readonly Func<OrdersDbContext, Guid, long, Task<Order?>> FindTrackedOrder =
+        EF.CompileAsyncQuery((OrdersDbContext db, Guid partnerId, long id) => db.Orders.FirstOrDefault(o => o.Id == id && o.PartnerId == partnerId));
+
     public DbSet<Order> Orders => Set<Order>();
 
     public DbSet<OrderEventRecord> Events => Set<OrderEventRecord>();
@@ -28,12 +32,42 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     /// </summary>
     public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {
-        foreach (var entry in ChangeTracker.Entries<Order>().ToList())
+        Events.AddRange(TakePendingEvents());
+        return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes the events the tracked orders recorded with one INSERT, for a caller that changes hundreds of orders in
+    /// one transaction (the scheduler); SaveChanges would send one statement an event. Call it inside that transaction.
+    /// </summary>
+    public async Task InsertPendingEventsAsync(CancellationToken cancellation)
+    {
+        var records = TakePendingEvents();
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        Guid[] ids = [.. records.Select(r => r.Id)], partners = [.. records.Select(r => r.PartnerId)];
+        long[] orders = [.. records.Select(r => r.OrderId)];
+        string[] types = [.. records.Select(r => r.Type)], actors = [.. records.Select(r => r.Actor)], data = [.. records.Select(r => r.Data)];
+        DateTimeOffset[] occurred = [.. records.Select(r => r.OccurredAt)];
+        await Database.ExecuteSqlAsync($"""
+            INSERT INTO order_events (id, partner_id, order_id, type, occurred_at, actor, data)
+            SELECT * FROM unnest({ids}, {partners}, {orders}, {types}, {occurred}, {actors}, {data}::json[])
+            """, cancellation);
+    }
+
+    /// <summary>One record per event the tracked orders recorded since they were loaded; the orders forget them.</summary>
+    private List<OrderEventRecord> TakePendingEvents()
+    {
+        var records = new List<OrderEventRecord>();
+        foreach (var entry in ChangeTracker.Entries<Order>())
         {
             var order = entry.Entity;
             foreach (var recorded in order.PendingEvents)
             {
-                Events.Add(new OrderEventRecord
+                records.Add(new OrderEventRecord
                 {
                     Id = recorded.Id,
                     PartnerId = order.PartnerId,
@@ -48,7 +82,7 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
             order.ClearPendingEvents();
         }
 
-        return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+        return records;
     }
 
     /// <summary>Loads an order of the partner and locks its row until the transaction ends, so mutations serialize.</summary>
@@ -62,7 +96,7 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     public async Task<Order?> LockOrderAsync(Guid partnerId, long id, CancellationToken cancellation)
     {
         await Database.ExecuteSqlAsync($"SELECT 1 FROM orders WHERE id = {id} AND partner_id = {partnerId} FOR UPDATE", cancellation);
-        return await Orders.FirstOrDefaultAsync(o => o.Id == id && o.PartnerId == partnerId, cancellation);
+        return await FindTrackedOrder(this, partnerId, id);
     }
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>

@@ -76,6 +76,7 @@ public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvi
         }
 
         await SaveLineQuantitiesAsync(db, cancellation);
+        await db.InsertPendingEventsAsync(cancellation);
         await db.SaveChangesAsync(cancellation);
         await transaction.CommitAsync(cancellation);
         return (ids.Count, applied, failed);
