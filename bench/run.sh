@@ -23,8 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "PostgreSQL on port $db_port (synchronous_commit=off: the comparison is about the code, not the disk)..." >&2
-pg_start "$data" "$db_port" shared_buffers=1GB max_connections=300 synchronous_commit=off
+echo "PostgreSQL on port $db_port (synchronous_commit=off: the comparison is about the code, not the disk; autovacuum off: the load generator vacuums after seeding)..." >&2
+pg_start "$data" "$db_port" shared_buffers=1GB max_connections=300 synchronous_commit=off autovacuum=off
 as_postgres psql -h "$data" -p "$db_port" -U postgres -qc "CREATE DATABASE bench"
 # Both targets get the same connection settings: the ones the service applies by default (Persistence/Database.cs).
 conn="Host=127.0.0.1;Port=$db_port;Database=bench;Username=postgres;Maximum Pool Size=128;No Reset On Close=true;Max Auto Prepare=64;Auto Prepare Min Usages=2"
