@@ -9,7 +9,7 @@ using Npgsql;
 // It seeds the orders, drives each scenario with wrk (bench/wrk/*.lua) at a fixed concurrency, samples
 // the target's RSS meanwhile, runs the scheduler sweep and prints the table.
 // Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --raw-pid PID --admin-key KEY --db CONNSTR
-//        [--concurrency 32] [--seconds 10] [--warmup 20] [--sweep 100000] [--only get]
+//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get]
 var options = Options.Parse(args);
 using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(15) };
 
@@ -87,7 +87,7 @@ internal sealed record Options(
 
         return new Options(
             Get("service"), Number("service-pid"), Get("raw"), Number("raw-pid"), Get("admin-key"), Get("db"),
-            Number("concurrency", "32"), Number("seconds", "10"), Number("warmup", "20"), Number("sweep", "100000"),
+            Number("concurrency", "32"), Number("seconds", "10"), Number("warmup", "60"), Number("sweep", "100000"),
             Get("only", "all"));
     }
 }
