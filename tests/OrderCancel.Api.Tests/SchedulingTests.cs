@@ -65,7 +65,7 @@ public sealed class SchedulingRaceTests(ApiFactory api)
         await (await partner.Client.CancelAsync(order.Id(), $$"""{"reason":"out_of_stock","effective_date":"{{Cancellations.Day(2)}}","items":[{"line_id":1,"quantity":1}]}"""))
             .ShouldBeAsync(HttpStatusCode.Accepted);
 
-        await RunDueAsync(partner.Client, Cancellations.Day(4));
+        await partner.Client.RunScheduledChangesAsync(Cancellations.Day(4));
 
         Assert.Equal("1,0", (await api.StateAsync(order.Id())).CancelledQuantities);
         await (await partner.Client.CancelAsync(order.Id(), """{"reason":"customer_request"}""")).ShouldBeAsync(HttpStatusCode.OK);
@@ -73,7 +73,7 @@ public sealed class SchedulingRaceTests(ApiFactory api)
         await (await partner.Client.PostAsync($"/v1/orders/{order.Id()}/reactivate", Requests.Json($$"""{"effective_date":"{{Cancellations.Day(6)}}"}""")))
             .ShouldBeAsync(HttpStatusCode.Accepted);
 
-        await RunDueAsync(partner.Client, Cancellations.Day(8));
+        await partner.Client.RunScheduledChangesAsync(Cancellations.Day(8));
 
         var state = await api.StateAsync(order.Id());
         Assert.Equal("1,0", state.CancelledQuantities);
@@ -81,10 +81,6 @@ public sealed class SchedulingRaceTests(ApiFactory api)
         var lines = (await partner.Client.GetOrderAsync(order.Id())).GetProperty("lines");
         Assert.Equal([1, 0], lines.EnumerateArray().Select(l => l.GetProperty("cancelled_quantity").GetInt32()));
     }
-
-    private static async Task RunDueAsync(HttpClient client, string asOf) =>
-        await (await client.PostAsync("/v1/test/scheduled-changes/run", Requests.Json($$"""{"as_of":"{{asOf}}T00:00:00Z"}""")))
-            .ShouldBeAsync(HttpStatusCode.OK);
 
     private static NewOrder Spec() => new(
         OrderKind.OneTime,

@@ -88,7 +88,7 @@ public sealed class WebhookTests(ApiFactory api)
         var tested = await partner.Client.CreateOrderAsync();
         await (await partner.Client.CancelAsync(scheduled.Id(), $$"""{"reason":"customer_request","effective_date":"{{Day(1)}}"}""")).ShouldBeAsync(HttpStatusCode.Accepted);
 
-        await (await partner.Client.PostAsync("/v1/test/scheduled-changes/run", Requests.Json($$"""{"as_of":"{{Day(2)}}T00:00:00Z"}"""))).ShouldBeAsync(HttpStatusCode.OK);
+        await partner.Client.RunScheduledChangesAsync(Day(2));
         await (await partner.Client.PostAsync($"/v1/test/orders/{tested.Id()}/cancel", null)).ShouldBeAsync(HttpStatusCode.OK);
 
         var received = await receiver.WaitForAsync(r => r.Count >= 2);

@@ -21,6 +21,11 @@ public static class Cancellations
         return [.. events.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("type").GetString()!)];
     }
 
+    /// <summary>Applies what is due at 00:00 UTC of <paramref name="day"/> (the test route the scheduler's worker shares).</summary>
+    public static async Task RunScheduledChangesAsync(this HttpClient client, string day) =>
+        await (await client.PostAsync("/v1/test/scheduled-changes/run", Requests.Json($$"""{"as_of":"{{day}}T00:00:00Z"}""")))
+            .ShouldBeAsync(HttpStatusCode.OK);
+
     public static string Day(int daysFromToday) =>
         DateOnly.FromDateTime(DateTime.UtcNow).AddDays(daysFromToday).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 }
