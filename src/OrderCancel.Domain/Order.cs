@@ -118,6 +118,43 @@ public sealed class Order
 
     public void ClearPendingEvents() => _pendingEvents.Clear();
 
+    /// <summary>
+    /// The order persistence stored, as it was: no rule is checked and no event recorded, so only the code that
+    /// loads orders calls it.
+    /// </summary>
+    public static Order FromSnapshot(OrderSnapshot stored)
+    {
+        var order = new Order
+        {
+            Id = stored.Id,
+            PartnerId = stored.PartnerId,
+            Kind = stored.Kind,
+            Status = stored.Status,
+            Reference = stored.Reference,
+            Channel = stored.Channel,
+            CurrencyCode = stored.CurrencyCode,
+            TimeZone = stored.TimeZone,
+            BillingPeriod = stored.BillingPeriod,
+            Customer = stored.Customer,
+            ShippingCost = stored.ShippingCost,
+            ShippingWaived = stored.ShippingWaived,
+            AmountPaid = stored.AmountPaid,
+            Payment = stored.Payment,
+            Metadata = stored.Metadata,
+            ScheduledCancellation = stored.ScheduledCancellation,
+            ScheduledReactivation = stored.ScheduledReactivation,
+            NextChangeDueAt = stored.ScheduledCancellation?.DueAt ?? stored.ScheduledReactivation?.DueAt,
+            CancelledAt = stored.CancelledAt,
+            ReactivatedAt = stored.ReactivatedAt,
+            CreatedAt = stored.CreatedAt,
+            UpdatedAt = stored.UpdatedAt,
+            Version = stored.Version,
+        };
+        order._lines.AddRange(stored.Lines.Select(line => new OrderLine(line)));
+        order._cancellations.AddRange(stored.Cancellations);
+        return order;
+    }
+
     public DateOnly TodayAt(DateTimeOffset now) => TimeZones.Today(now, Zone);
 
     public Result<OrderChange> Pay(PaymentRequest request, DateTimeOffset now, string actor)

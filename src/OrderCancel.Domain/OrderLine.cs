@@ -14,6 +14,19 @@ public sealed class OrderLine
         Metadata = spec.Metadata;
     }
 
+    internal OrderLine(LineSnapshot stored)
+    {
+        Id = stored.Id;
+        Sku = stored.Sku;
+        Name = stored.Name;
+        Quantity = stored.Quantity;
+        CancelledQuantity = stored.CancelledQuantity;
+        UnitPrice = stored.UnitPrice;
+        Discount = stored.Discount;
+        TaxRate = stored.TaxRate;
+        Metadata = stored.Metadata;
+    }
+
     private OrderLine()
     {
         Sku = Name = Metadata = null!;

@@ -31,6 +31,11 @@ public static class Json
     public static bool TryParse<TEnum>(string? name, out TEnum value)
         where TEnum : struct, Enum => EnumNames<TEnum>.ByName.TryGetValue(name ?? "", out value);
 
+    /// <summary>The enum value of a stored name; a name that is not one is corrupt data, not bad input.</summary>
+    public static TEnum Parse<TEnum>(string name)
+        where TEnum : struct, Enum =>
+        TryParse<TEnum>(name, out var value) ? value : throw new InvalidOperationException($"'{name}' is not a {typeof(TEnum).Name}.");
+
     public static IEnumerable<string> Names<TEnum>()
         where TEnum : struct, Enum => EnumNames<TEnum>.ByName.Keys;
 

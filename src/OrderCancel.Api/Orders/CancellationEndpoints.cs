@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Persistence;
@@ -53,8 +52,7 @@ public static class CancellationEndpoints
     public static async Task<Results<Ok<CancelPreviewResponse>, ProblemHttpResult>> Preview(
         long id, JsonBody<CancelOrderRequest> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
     {
-        var partnerId = http.User.PartnerId();
-        var order = await db.Orders.AsNoTracking().FirstOrDefaultAsync(o => o.Id == id && o.PartnerId == partnerId, cancellation);
+        var order = await db.FindOrderAsync(http.User.PartnerId(), id, cancellation);
         if (order is null)
         {
             return Problems.OrderNotFound(id);

@@ -12,10 +12,6 @@ namespace OrderCancel.Api.Orders;
 /// <summary><c>/v1/orders</c>: create, read, list, pay, and the order's events.</summary>
 public static class OrderEndpoints
 {
-    private static readonly Func<OrdersDbContext, Guid, long, Task<Order?>> FindOrder =
-        EF.CompileAsyncQuery((OrdersDbContext db, Guid partnerId, long id) =>
-            db.Orders.AsNoTracking().FirstOrDefault(o => o.Id == id && o.PartnerId == partnerId));
-
     public static RouteGroupBuilder MapOrders(this IEndpointRouteBuilder app)
     {
         var group = app.MapApiGroup("/v1/orders", "Orders", Callers.PartnerPolicy);
@@ -99,9 +95,9 @@ public static class OrderEndpoints
     }
 
     public static async Task<Results<Ok<OrderResponse>, ProblemHttpResult>> Get(
-        long id, HttpContext http, OrdersDbContext db)
+        long id, HttpContext http, OrdersDbContext db, CancellationToken cancellation)
     {
-        var order = await FindOrder(db, http.User.PartnerId(), id);
+        var order = await db.FindOrderAsync(http.User.PartnerId(), id, cancellation);
         if (order is null)
         {
             return Problems.OrderNotFound(id);

@@ -37,7 +37,7 @@ public static class OrderMutation
             return Problems.From(result.Error!);
         }
 
-        await db.SaveChangesAsync(cancellation);
+        await db.SaveOrdersAsync([order], cancellation);
         await transaction.CommitAsync(cancellation);
         return Respond(http, order, result.Value);
     }

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Persistence;
@@ -42,10 +41,6 @@ public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AdminOptions> admin,
     OrdersDbContext db) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
-    private static readonly Func<OrdersDbContext, byte[], Task<ApiKey?>> FindActiveKey =
-        EF.CompileAsyncQuery((OrdersDbContext context, byte[] hash) =>
-            context.ApiKeys.AsNoTracking().FirstOrDefault(key => key.Hash == hash && key.RevokedAt == null));
-
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
@@ -65,13 +60,12 @@ public sealed class ApiKeyAuthenticationHandler(
             return Success(new Claim(ClaimTypes.Role, Callers.AdminRole));
         }
 
-        var key = await FindActiveKey(db, ApiKey.HashOf(secret));
-        return key is null
-            ? AuthenticateResult.Fail("Unknown or revoked API key.")
-            : Success(
+        return await db.FindActiveKeyAsync(ApiKey.HashOf(secret), Context.RequestAborted) is { } key
+            ? Success(
                 new Claim(ClaimTypes.Role, Callers.PartnerRole),
                 new Claim(Callers.PartnerIdClaim, key.PartnerId.ToString()),
-                new Claim(Callers.KeyIdClaim, key.Id.ToString()));
+                new Claim(Callers.KeyIdClaim, key.KeyId.ToString()))
+            : AuthenticateResult.Fail("Unknown or revoked API key.");
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

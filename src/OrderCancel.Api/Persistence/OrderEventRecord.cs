@@ -1,3 +1,6 @@
+using OrderCancel.Api.Orders;
+using OrderCancel.Domain;
+
 namespace OrderCancel.Api.Persistence;
 
 /// <summary>A stored event (SPEC §2 "Event"): written in the same transaction as the change it describes.</summary>
@@ -20,4 +23,30 @@ public sealed class OrderEventRecord
 
     /// <summary><c>{"order": …}</c> exactly as webhooks carry it.</summary>
     public required string Data { get; init; }
+
+    /// <summary>One record per event the orders recorded since they were loaded; the orders forget them.</summary>
+    public static List<OrderEventRecord> TakeFrom(IEnumerable<Order> orders)
+    {
+        var records = new List<OrderEventRecord>();
+        foreach (var order in orders)
+        {
+            foreach (var recorded in order.PendingEvents)
+            {
+                records.Add(new OrderEventRecord
+                {
+                    Id = recorded.Id,
+                    PartnerId = order.PartnerId,
+                    OrderId = order.Id,
+                    Type = recorded.Name,
+                    OccurredAt = recorded.OccurredAt,
+                    Actor = recorded.Actor,
+                    Data = EventData.Serialize(order, recorded),
+                });
+            }
+
+            order.ClearPendingEvents();
+        }
+
+        return records;
+    }
 }

@@ -1,5 +1,7 @@
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
-using OrderCancel.Api.Orders;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Webhooks;
 using OrderCancel.Domain;
@@ -8,10 +10,6 @@ namespace OrderCancel.Api.Persistence;
 
 public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) : DbContext(options)
 {
-    /// <summary>Compiled once: every mutation loads its order this way, so it skips EF's query cache lookup.</summary>
-    private static readonly Func<OrdersDbContext, Guid, long, Task<Order?>> FindTrackedOrder =
-        EF.CompileAsyncQuery((OrdersDbContext db, Guid partnerId, long id) => db.Orders.FirstOrDefault(o => o.Id == id && o.PartnerId == partnerId));
-
     public DbSet<Order> Orders => Set<Order>();
 
     public DbSet<OrderEventRecord> Events => Set<OrderEventRecord>();
@@ -26,77 +24,68 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
 
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
 
+    private NpgsqlConnection Connection => (NpgsqlConnection)Database.GetDbConnection();
+
+    private DbTransaction? Transaction => Database.CurrentTransaction?.GetDbTransaction();
+
     /// <summary>
-    /// Saves the changes together with the event each order change recorded (SPEC §2: same transaction).
+    /// Saves the changes together with the event each tracked order recorded (SPEC §2: same transaction).
     /// Inserting an event also writes its webhook outbox rows, by a trigger (see the WebhookOutbox migration).
     /// </summary>
     public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {
-        Events.AddRange(TakePendingEvents());
+        Events.AddRange(OrderEventRecord.TakeFrom(ChangeTracker.Entries<Order>().Select(entry => entry.Entity)));
         return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
     }
 
+    /// <summary>The partner's order, or null. Not tracked: a read.</summary>
+    public Task<Order?> FindOrderAsync(Guid partnerId, long id, CancellationToken cancellation) =>
+        WithConnectionAsync(connection => OrderRows.FindAsync(connection, partnerId, id, cancellation), cancellation);
+
     /// <summary>
-    /// Writes the events the tracked orders recorded with one INSERT, for a caller that changes hundreds of orders in
-    /// one transaction (the scheduler); SaveChanges would send one statement an event. Call it inside that transaction.
+    /// The key and partner of an API key that is not revoked, or null. Every request asks, so the SQL is written
+    /// by hand like the orders' (<see cref="OrderRows"/>).
     /// </summary>
-    public async Task InsertPendingEventsAsync(CancellationToken cancellation)
-    {
-        var records = TakePendingEvents();
-        if (records.Count == 0)
-        {
-            return;
-        }
-
-        Guid[] ids = [.. records.Select(r => r.Id)], partners = [.. records.Select(r => r.PartnerId)];
-        long[] orders = [.. records.Select(r => r.OrderId)];
-        string[] types = [.. records.Select(r => r.Type)], actors = [.. records.Select(r => r.Actor)], data = [.. records.Select(r => r.Data)];
-        DateTimeOffset[] occurred = [.. records.Select(r => r.OccurredAt)];
-        await Database.ExecuteSqlAsync($"""
-            INSERT INTO order_events (id, partner_id, order_id, type, occurred_at, actor, data)
-            SELECT * FROM unnest({ids}, {partners}, {orders}, {types}, {occurred}, {actors}, {data}::json[])
-            """, cancellation);
-    }
-
-    /// <summary>One record per event the tracked orders recorded since they were loaded; the orders forget them.</summary>
-    private List<OrderEventRecord> TakePendingEvents()
-    {
-        var records = new List<OrderEventRecord>();
-        foreach (var entry in ChangeTracker.Entries<Order>())
-        {
-            var order = entry.Entity;
-            foreach (var recorded in order.PendingEvents)
+    public Task<(Guid KeyId, Guid PartnerId)?> FindActiveKeyAsync(byte[] hash, CancellationToken cancellation) =>
+        WithConnectionAsync(
+            async connection =>
             {
-                records.Add(new OrderEventRecord
+                await using var command = new NpgsqlCommand("SELECT id, partner_id FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", connection)
                 {
-                    Id = recorded.Id,
-                    PartnerId = order.PartnerId,
-                    OrderId = order.Id,
-                    Type = recorded.Name,
-                    OccurredAt = recorded.OccurredAt,
-                    Actor = recorded.Actor,
-                    Data = EventData.Serialize(order, recorded),
-                });
-            }
+                    Parameters = { new NpgsqlParameter<byte[]> { TypedValue = hash } },
+                };
+                await using var reader = await command.ExecuteReaderAsync(cancellation);
+                return await reader.ReadAsync(cancellation) ? (reader.GetGuid(0), reader.GetGuid(1)) : ((Guid, Guid)?)null;
+            },
+            cancellation);
 
-            order.ClearPendingEvents();
-        }
+    /// <summary>
+    /// Loads an order of the partner and locks its row until the transaction ends, so mutations serialize.
+    /// Save what its change did with <see cref="SaveOrdersAsync"/>; the order is not tracked.
+    /// </summary>
+    public Task<Order?> LockOrderAsync(Guid partnerId, long id, CancellationToken cancellation) =>
+        OrderRows.LockAsync(Connection, Transaction, partnerId, id, cancellation);
 
-        return records;
-    }
+    /// <summary>The scheduler's batch: up to <paramref name="limit"/> orders with a change due, locked (SKIP LOCKED).</summary>
+    public Task<IReadOnlyList<Order>> LockDueOrdersAsync(DateTimeOffset asOf, Guid? partnerId, int limit, CancellationToken cancellation) =>
+        OrderRows.LockDueAsync(Connection, Transaction, asOf, partnerId, limit, cancellation);
 
-    /// <summary>Loads an order of the partner and locks its row until the transaction ends, so mutations serialize.</summary>
-    /// <remarks>
-    /// Two statements on purpose. Locking inside the loading query (FOR UPDATE OF the order, joined to its lines)
-    /// is one round trip fewer but wrong under READ COMMITTED: a request that waited for the lock sees the
-    /// order row as committed by the one before it, but the lines as they were when its query started, so
-    /// racing partial cancels all pass (the fifty-cancels test shows it). Locking first, then reading,
-    /// gives a fresh snapshot of everything.
-    /// </remarks>
-    public async Task<Order?> LockOrderAsync(Guid partnerId, long id, CancellationToken cancellation)
+    /// <summary>Writes what the locked orders' changes did and the events they recorded, in the current transaction.</summary>
+    public Task SaveOrdersAsync(IEnumerable<Order> orders, CancellationToken cancellation) =>
+        OrderRows.SaveAsync(Connection, Transaction, orders, cancellation);
+
+    /// <summary>Runs <paramref name="read"/> on this context's connection, opened for it unless it already is.</summary>
+    private async Task<T> WithConnectionAsync<T>(Func<NpgsqlConnection, Task<T>> read, CancellationToken cancellation)
     {
-        await Database.ExecuteSqlAsync($"SELECT 1 FROM orders WHERE id = {id} AND partner_id = {partnerId} FOR UPDATE", cancellation);
-        return await FindTrackedOrder(this, partnerId, id);
+        await Database.OpenConnectionAsync(cancellation);
+        try
+        {
+            return await read(Connection);
+        }
+        finally
+        {
+            await Database.CloseConnectionAsync();
+        }
     }
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>

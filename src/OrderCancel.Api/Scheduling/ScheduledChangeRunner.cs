@@ -1,6 +1,4 @@
-using Microsoft.EntityFrameworkCore;
 using OrderCancel.Api.Persistence;
-using OrderCancel.Api.Persistence.Configurations;
 using OrderCancel.Domain;
 
 namespace OrderCancel.Api.Scheduling;
@@ -47,17 +45,12 @@ public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvi
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
 
-        var ids = await db.Database.SqlQuery<long>($"""
-            SELECT id AS "Value" FROM orders
-            WHERE next_change_due_at <= {asOf} AND ({partnerId}::uuid IS NULL OR partner_id = {partnerId}::uuid)
-            ORDER BY next_change_due_at LIMIT {BatchSize} FOR UPDATE SKIP LOCKED
-            """).ToListAsync(cancellation);
-        if (ids.Count == 0)
+        var orders = await db.LockDueOrdersAsync(asOf, partnerId, BatchSize, cancellation);
+        if (orders.Count == 0)
         {
             return (0, 0, 0);
         }
 
-        var orders = await db.Orders.Where(o => ids.Contains(o.Id)).ToListAsync(cancellation);
         var now = clock.GetUtcNow();
         int applied = 0, failed = 0;
         foreach (var order in orders)
@@ -75,41 +68,9 @@ public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvi
             }
         }
 
-        await SaveLineQuantitiesAsync(db, cancellation);
-        await db.InsertPendingEventsAsync(cancellation);
-        await db.SaveChangesAsync(cancellation);
+        await db.SaveOrdersAsync(orders, cancellation);
         await transaction.CommitAsync(cancellation);
-        return (ids.Count, applied, failed);
-    }
-
-    /// <summary>
-    /// Writes the lines whose cancelled quantity is all that changed with one statement for the whole batch,
-    /// where SaveChanges would send one UPDATE a line; everything else (orders, events) EF saves as usual.
-    /// </summary>
-    private static async Task SaveLineQuantitiesAsync(OrdersDbContext db, CancellationToken cancellation)
-    {
-        db.ChangeTracker.DetectChanges();
-        var lines = db.ChangeTracker.Entries<OrderLine>()
-            .Where(entry => entry.State == EntityState.Modified
-                && entry.Properties.Where(p => p.IsModified).All(p => p.Metadata.Name == nameof(OrderLine.CancelledQuantity)))
-            .ToList();
-        if (lines.Count == 0)
-        {
-            return;
-        }
-
-        var orderIds = lines.Select(entry => (long)entry.Property(OrderLineKey.OrderId).CurrentValue!).ToArray();
-        var lineIds = lines.Select(entry => entry.Entity.Id).ToArray();
-        var quantities = lines.Select(entry => entry.Entity.CancelledQuantity).ToArray();
-        await db.Database.ExecuteSqlAsync($"""
-            UPDATE order_lines AS l SET cancelled_quantity = v.quantity
-            FROM unnest({orderIds}, {lineIds}, {quantities}) AS v(order_id, line_id, quantity)
-            WHERE l.order_id = v.order_id AND l.id = v.line_id
-            """, cancellation);
-        foreach (var line in lines)
-        {
-            line.State = EntityState.Unchanged;
-        }
+        return (orders.Count, applied, failed);
     }
 }
 

@@ -6,11 +6,5 @@ namespace OrderCancel.Api.Persistence.Configurations;
 /// <summary>Stores enums as the same snake_case strings the API speaks (<c>one_time</c>, <c>cancelled</c>).</summary>
 public sealed class SnakeCaseEnumConverter<TEnum>() : ValueConverter<TEnum, string>(
     value => Json.Name(value),
-    name => Parse(name))
-    where TEnum : struct, Enum
-{
-    private static TEnum Parse(string name) =>
-        Json.TryParse<TEnum>(name, out var value)
-            ? value
-            : throw new InvalidOperationException($"'{name}' is not a {typeof(TEnum).Name}.");
-}
+    name => Json.Parse<TEnum>(name))
+    where TEnum : struct, Enum;

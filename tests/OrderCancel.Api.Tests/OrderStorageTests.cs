@@ -1,0 +1,74 @@
+using System.Net;
+using Microsoft.EntityFrameworkCore;
+using OrderCancel.Api.Tests.Infrastructure;
+using OrderCancel.Domain;
+using static OrderCancel.Api.Tests.Infrastructure.TestOrders;
+
+namespace OrderCancel.Api.Tests;
+
+/// <summary>
+/// Orders are read and saved by hand-written SQL on the hot paths (GET, mutations, the scheduler) and through EF Core
+/// elsewhere (lists, creation). Both sides must read every column the other writes, the JSON ones above all.
+/// </summary>
+[Collection(SharedApi.Name)]
+public sealed class OrderStorageTests(ApiFactory api)
+{
+    [Fact]
+    public async Task Orders_changed_by_every_kind_of_mutation_read_the_same_through_the_list_as_through_get()
+    {
+        var partner = await api.NewPartnerAsync();
+        var client = partner.Client;
+        var partial = await client.CreateOrderAsync(NewOrder(lines: [Line("A", 3, 10m, discount: 3m, taxRate: 0.2m), Line("B", 1, 5m)]));
+        await (await client.CancelAsync(partial.Id(), """
+            {"reason":"customer_request","note":"one fewer","items":[{"line_id":1,"quantity":1,"reason":"out_of_stock"}],"waive_shipping":true}
+            """)).ShouldBeAsync(HttpStatusCode.OK);
+        await (await client.CancelAsync(partial.Id(), $$"""
+            {"reason":"duplicate_order","note":"later","effective_date":"{{Cancellations.Day(9)}}","items":[{"line_id":2,"quantity":1}]}
+            """)).ShouldBeAsync(HttpStatusCode.Accepted);
+        var paid = await client.PayAsync(await client.CreateOrderAsync());
+        var reactivating = await client.CreateOrderAsync(NewOrder(kind: "recurring", timeZone: "America/New_York"));
+        await (await client.CancelAsync(reactivating.Id(), """{"reason":"payment_declined"}""")).ShouldBeAsync(HttpStatusCode.OK);
+        await (await client.PostAsync($"/v1/orders/{reactivating.Id()}/reactivate", Requests.Json($$"""{"effective_date":"{{Cancellations.Day(5)}}","note":"back"}""")))
+            .ShouldBeAsync(HttpStatusCode.Accepted);
+
+        var listed = await (await client.GetAsync("/v1/orders?limit=10")).ShouldBeAsync(HttpStatusCode.OK);
+
+        var orders = listed.GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal(3, orders.Count);
+        foreach (var order in orders)
+        {
+            var read = await client.GetOrderAsync(order.Id());
+            Assert.Equal(order.GetRawText(), read.GetRawText());
+        }
+
+        var history = (await client.GetOrderAsync(partial.Id())).GetProperty("cancellations")[0];
+        Assert.Equal("out_of_stock", history.GetProperty("items")[0].GetProperty("reason").GetString());
+        Assert.Equal("card", paid.GetProperty("payment").GetProperty("method").GetString());
+    }
+
+    [Fact]
+    public async Task A_history_written_by_ef_core_is_read_and_extended_by_the_mutations()
+    {
+        var partner = await api.NewPartnerAsync();
+        var created = await partner.Client.CreateOrderAsync();
+        await api.WithDbAsync(async db =>
+        {
+            var order = await db.Orders.SingleAsync(o => o.Id == created.Id());
+            var request = new CancelRequest(CancellationReason.OutOfStock, "by EF", null, [new CancelItem(1, 1)], WaiveShipping: false);
+            Assert.True(order.Cancel(request, DateTimeOffset.UtcNow, "test").IsSuccess);
+            return await db.SaveChangesAsync();
+        });
+
+        await (await partner.Client.CancelAsync(created.Id(), """{"reason":"duplicate_order","items":[{"line_id":2,"quantity":1}]}"""))
+            .ShouldBeAsync(HttpStatusCode.OK);
+
+        var read = await partner.Client.GetOrderAsync(created.Id());
+        var cancellations = read.GetProperty("cancellations").EnumerateArray().ToList();
+        Assert.Equal(["by EF", null], cancellations.Select(c => c.GetProperty("note").GetString()));
+        Assert.Equal(["out_of_stock", "duplicate_order"], cancellations.Select(c => c.GetProperty("reason").GetString()));
+        Assert.Equal([1, 1], read.GetProperty("lines").EnumerateArray().Select(l => l.GetProperty("cancelled_quantity").GetInt32()));
+        var listed = await (await partner.Client.GetAsync("/v1/orders")).ShouldBeAsync(HttpStatusCode.OK);
+        Assert.Equal(read.GetRawText(), listed.GetProperty("data")[0].GetRawText());
+        Assert.Equal(3, read.GetProperty("version").GetInt32());
+    }
+}
