@@ -11,9 +11,7 @@ public static class Database
     /// is off: the service never leaves session state behind, and the reset (DISCARD ALL) would both cost
     /// every pooled open and throw away prepared statements. Automatic preparation is on: the service runs
     /// a handful of statements all day long. Measured in bench/README.md: GET went from 0.4× to 0.6× the
-    /// raw baseline's throughput. Prepared statements keep one generic plan: PostgreSQL otherwise plans the
-    /// order writes (<c>unnest</c> of arrays, costed at ten rows) again on every execution, a third of a cancel's
-    /// database time; the service's statements are all key or index lookups whose plan does not depend on the values.
+    /// raw baseline's throughput.
     /// </summary>
     public static string ConnectionString(IConfiguration configuration)
     {
@@ -30,11 +28,6 @@ public static class Database
         {
             builder.MaxAutoPrepare = 64;
             builder.AutoPrepareMinUsages = 2;
-        }
-
-        if (!given.ContainsKey("Options"))
-        {
-            builder.Options = "-c plan_cache_mode=force_generic_plan";
         }
 
         return builder.ConnectionString;

@@ -223,6 +223,11 @@ internal static class OrderRows
 
     private static void AddSaveOne(NpgsqlBatch batch, Order order, int loadedVersion, List<OrderEventRecord> events)
     {
+        if (order.Lines.Where((line, index) => line.Id != index + 1).Any())
+        {
+            throw new InvalidOperationException($"The lines of order {order.Id} are not numbered 1 to {order.Lines.Count}.");
+        }
+
         batch.BatchCommands.Add(new NpgsqlBatchCommand(SaveOrderLinesSql)
         {
             Parameters = { Value(order.Id), Value<int[]>([.. order.Lines.Select(line => line.CancelledQuantity)]) },
