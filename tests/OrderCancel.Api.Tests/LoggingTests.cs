@@ -75,7 +75,7 @@ public sealed class LoggingTests(LoggingTests.CapturingApi api) : IClassFixture<
 
         public async Task<LogEvent> WaitForAsync(Func<LogEvent, bool> match)
         {
-            await Eventually.TrueAsync(() => Events.Any(match), () => "The expected log event was not written.", seconds: 10);
+            await Eventually.TrueAsync(() => Events.Any(match), () => "The expected log event was not written.");
             return Events.Last(match);
         }
     }
