@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using OrderCancel.Api.Http;
 using OrderCancel.Domain;
+using LoadedOrder = (OrderCancel.Domain.OrderSnapshot Snapshot, System.Collections.Generic.List<OrderCancel.Domain.LineSnapshot> Lines);
 
 namespace OrderCancel.Api.Persistence;
 
@@ -164,7 +165,7 @@ internal static class OrderRows
         int limit,
         CancellationToken cancellation)
     {
-        Dictionary<long, (OrderSnapshot, List<LineSnapshot>)> orders;
+        Dictionary<long, LoadedOrder> orders;
         await using (var command = new NpgsqlCommand(LockDueSql, connection, (NpgsqlTransaction?)transaction)
         {
             Parameters = { Value(asOf), new NpgsqlParameter { Value = partnerId ?? (object)DBNull.Value }, Value(limit) },
@@ -317,10 +318,10 @@ internal static class OrderRows
         });
     }
 
-    private static async Task<Dictionary<long, (OrderSnapshot, List<LineSnapshot>)>> ReadOrdersAsync(
+    private static async Task<Dictionary<long, LoadedOrder>> ReadOrdersAsync(
         NpgsqlDataReader reader, CancellationToken cancellation)
     {
-        var orders = new Dictionary<long, (OrderSnapshot, List<LineSnapshot>)>();
+        var orders = new Dictionary<long, LoadedOrder>();
         while (await reader.ReadAsync(cancellation))
         {
             var order = ReadOrder(reader);
@@ -332,21 +333,21 @@ internal static class OrderRows
 
     /// <summary>Adds each line to its order, then restores the orders, in the order they were read.</summary>
     private static async Task<IReadOnlyList<Order>> ReadLinesAsync(
-        NpgsqlDataReader reader, Dictionary<long, (OrderSnapshot, List<LineSnapshot>)> orders, CancellationToken cancellation)
+        NpgsqlDataReader reader, Dictionary<long, LoadedOrder> orders, CancellationToken cancellation)
     {
         while (await reader.ReadAsync(cancellation))
         {
             if (orders.TryGetValue(reader.GetInt64(0), out var order))
             {
-                order.Item2.Add(ReadLine(reader, 0));
+                order.Lines.Add(ReadLine(reader, 0));
             }
         }
 
-        return [.. orders.Values.Select(order => Order.FromSnapshot(order.Item1))];
+        return [.. orders.Values.Select(order => Order.FromSnapshot(order.Snapshot))];
     }
 
     /// <summary>The order columns of the current row; its lines are added to the list the snapshot holds.</summary>
-    private static (OrderSnapshot Snapshot, List<LineSnapshot> Lines) ReadOrder(NpgsqlDataReader reader)
+    private static LoadedOrder ReadOrder(NpgsqlDataReader reader)
     {
         List<LineSnapshot> lines = [];
         var snapshot = new OrderSnapshot
