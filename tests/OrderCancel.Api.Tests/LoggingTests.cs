@@ -46,6 +46,9 @@ public sealed class LoggingTests(LoggingTests.CapturingApi api) : IClassFixture<
     [Theory]
     [InlineData("card 4111 1111 1111 1111 ok", "card ***************1111 ok")]
     [InlineData("order 123456", "order 123456")]
+    [InlineData("4111-1111-1111-1111", "***************1111")]
+    [InlineData("trace 17c7fac5f0f2fb4e7b12345678905048", "trace 17c7fac5f0f2fb4e7b12345678905048")]
+    [InlineData("partner 12345678-1234-5678-9abc-def012345678", "partner 12345678-1234-5678-9abc-def012345678")]
     public void Masking_keeps_only_the_last_four_digits(string text, string expected) =>
         Assert.Equal(expected, CardNumberMasking.Mask(text));
 
@@ -75,7 +78,7 @@ public sealed class LoggingTests(LoggingTests.CapturingApi api) : IClassFixture<
 
         public async Task<LogEvent> WaitForAsync(Func<LogEvent, bool> match)
         {
-            await Eventually.TrueAsync(() => Events.Any(match), () => "The expected log event was not written.");
+            await Eventually.TrueAsync(() => Events.Any(match), () => "The expected log event was not written.", seconds: 10);
             return Events.Last(match);
         }
     }

@@ -4,7 +4,11 @@ using Serilog.Events;
 
 namespace OrderCancel.Api.Http;
 
-/// <summary>Masks anything that looks like a card number (13–19 digits) in log properties, wherever it came from.</summary>
+/// <summary>
+/// Masks anything that looks like a card number (13–19 digits, spaces or dashes between them) in log properties,
+/// wherever it came from. Digits inside a longer token are not a card: trace ids and GUIDs are hexadecimal and
+/// sometimes hold a run of 13 digits, which must stay readable.
+/// </summary>
 public sealed partial class CardNumberMasking : ILogEventEnricher
 {
     public void Enrich(LogEvent logEvent, ILogEventPropertyFactory propertyFactory)
@@ -26,6 +30,6 @@ public sealed partial class CardNumberMasking : ILogEventEnricher
 
     public static string Mask(string text) => CardLike().Replace(text, match => new string('*', match.Length - 4) + match.Value[^4..]);
 
-    [GeneratedRegex(@"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")]
+    [GeneratedRegex(@"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-]*\w)")]
     private static partial Regex CardLike();
 }
