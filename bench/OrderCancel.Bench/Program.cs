@@ -126,6 +126,9 @@ internal static class Setup
 /// </summary>
 internal sealed class Seeder(HttpClient http, NpgsqlDataSource db, string service)
 {
+    /// <summary>Where the seeded orders live: their dates (a scheduled cancellation's) are days there.</summary>
+    public const string TimeZone = "Europe/Paris";
+
     private long _nextOffset = 100_000_000;
 
     public async Task<string> PoolAsync(string name, int count, int quantity)
@@ -139,7 +142,7 @@ internal sealed class Seeder(HttpClient http, NpgsqlDataSource db, string servic
     public async Task<long> CreateAsync(int quantity)
     {
         var body = $$$"""
-            {"kind":"one_time","currency":"EUR","time_zone":"Europe/Paris",
+            {"kind":"one_time","currency":"EUR","time_zone":"{{{TimeZone}}}",
              "customer":{"ref":"cus_bench","email":"bench@example.com","first_name":"Bench","last_name":"Mark"},
              "lines":[{"sku":"A","name":"Item A","quantity":{{{quantity}}},"unit_price":19.90,"discount":1.50,"tax_rate":0.2},
                       {"sku":"B","name":"Item B","quantity":{{{quantity}}},"unit_price":5.00},
@@ -307,7 +310,10 @@ internal static class Sweep
     {
         Console.Error.WriteLine($"Seeding {options.SweepOrders} scheduled cancellations twice...");
         var template = await seeder.CreateAsync(quantity: 2);
-        var due = DateOnly.FromDateTime(DateTime.UtcNow).AddDays(1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        // Tomorrow where the order lives: UTC's tomorrow is already today in Paris after 23:00 UTC, and the cancel
+        // would then apply at once instead of being scheduled.
+        var there = TimeZoneInfo.ConvertTimeBySystemTimeZoneId(DateTime.UtcNow, Seeder.TimeZone);
+        var due = DateOnly.FromDateTime(there).AddDays(1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         using (var scheduling = await http.PostAsync($"{options.Service}/v1/orders/{template}/cancel",
             new StringContent($$"""{"reason":"customer_request","effective_date":"{{due}}"}""", Encoding.UTF8, "application/json")))
         {
@@ -330,6 +336,10 @@ internal static class Sweep
         var peak = rss.PeakMb;
         var applied = JsonDocument.Parse(await run.Content.ReadAsStringAsync()).RootElement.GetProperty("applied").GetInt32();
         Console.Error.WriteLine($"Service applied {applied} of {first.To - first.From + 1} in {serviceSeconds:0.0} s");
+        if (applied != first.To - first.From + 1)
+        {
+            throw new InvalidOperationException($"The sweep applied {applied} of {first.To - first.From + 1} scheduled cancellations.");
+        }
 
         Console.Error.WriteLine("Sweeping the same number of rows with one set-based UPDATE...");
         stopwatch.Restart();
