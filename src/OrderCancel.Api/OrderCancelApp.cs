@@ -44,6 +44,7 @@ public static class OrderCancelApp
             .Enrich.FromLogContext()
             .Enrich.With<CardNumberMasking>(),
             preserveStaticLogger: true);
+        CachedLoggerFactory.Decorate(services);
 
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
         services.ConfigureHttpJsonOptions(options => Json.Configure(options.SerializerOptions));

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Tests.Infrastructure;
 using Serilog.Core;
@@ -41,6 +42,22 @@ public sealed class LoggingTests(LoggingTests.CapturingApi api) : IClassFixture<
             && e.Properties.TryGetValue("RequestPath", out var path) && path.ToString().Contains("1111", StringComparison.Ordinal));
         Assert.DoesNotContain(api.Sink.Events, e => e.Properties.Values.Any(v => v.ToString().Contains("4111111111111111", StringComparison.Ordinal)));
         Assert.Contains(api.Sink.Events, e => e.Properties.Values.Any(v => v.ToString().Contains("************1111", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void The_logger_factory_makes_one_logger_per_category_that_writes_through_serilog()
+    {
+        var factory = api.Services.GetRequiredService<ILoggerFactory>();
+        var category = $"OrderCancel.Tests.{Guid.NewGuid():N}";
+        var marker = Guid.NewGuid().ToString();
+
+        var logger = factory.CreateLogger(category);
+        logger.LogWarning("Marker {Marker}", marker);
+
+        Assert.Same(logger, factory.CreateLogger(category));
+        var written = Assert.Single(api.Sink.Events, e => e.Properties.TryGetValue("Marker", out var value)
+            && value.ToString().Contains(marker, StringComparison.Ordinal));
+        Assert.Equal($"\"{category}\"", written.Properties["SourceContext"].ToString());
     }
 
     [Theory]
