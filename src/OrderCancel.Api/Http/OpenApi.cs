@@ -47,14 +47,16 @@ public static class OpenApi
 
     public static WebApplication UseOrderCancelOpenApi(this WebApplication app)
     {
-        app.UseSwagger();
-        app.UseSwaggerUI(options =>
-        {
-            options.SwaggerEndpoint("/swagger/v1/swagger.json", "OrderCancel v1");
-            options.DocumentTitle = "OrderCancel API";
-            options.EnablePersistAuthorization();
-            options.DisplayRequestDuration();
-        });
+        // Only under /swagger: every other request would pay for both middlewares' path matching.
+        app.UseWhen(
+            context => context.Request.Path.StartsWithSegments("/swagger", StringComparison.OrdinalIgnoreCase),
+            swagger => swagger.UseSwagger().UseSwaggerUI(options =>
+            {
+                options.SwaggerEndpoint("/swagger/v1/swagger.json", "OrderCancel v1");
+                options.DocumentTitle = "OrderCancel API";
+                options.EnablePersistAuthorization();
+                options.DisplayRequestDuration();
+            }));
         return app;
     }
 
