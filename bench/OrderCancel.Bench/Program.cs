@@ -339,10 +339,11 @@ internal static class Sweep
         var serviceSeconds = stopwatch.Elapsed.TotalSeconds;
         var peak = rss.PeakMb;
         var applied = JsonDocument.Parse(await run.Content.ReadAsStringAsync()).RootElement.GetProperty("applied").GetInt32();
-        Console.Error.WriteLine($"Service applied {applied} of {first.To - first.From + 1} in {serviceSeconds:0.0} s");
-        if (applied != first.To - first.From + 1)
+        var seeded = first.To - first.From + 1;
+        Console.Error.WriteLine($"Service applied {applied} of {seeded} in {serviceSeconds:0.0} s");
+        if (applied != seeded)
         {
-            throw new InvalidOperationException($"The sweep applied {applied} of {first.To - first.From + 1} scheduled cancellations.");
+            throw new InvalidOperationException($"The sweep applied {applied} of {seeded} scheduled cancellations.");
         }
 
         Console.Error.WriteLine("Sweeping the same number of rows with one set-based UPDATE...");

@@ -11,18 +11,18 @@ public sealed class CachedLoggerFactory(ILoggerFactory inner) : ILoggerFactory
 {
     private readonly ConcurrentDictionary<string, ILogger> _loggers = new(StringComparer.Ordinal);
 
-    /// <summary>Wraps the <see cref="ILoggerFactory"/> registered last (Serilog's).</summary>
+    /// <summary>Wraps the <see cref="ILoggerFactory"/> registered last: Serilog's, which is made by a factory delegate.</summary>
     public static void Decorate(IServiceCollection services)
     {
         var registered = services.Last(service => service.ServiceType == typeof(ILoggerFactory));
+        var make = registered.ImplementationFactory
+            ?? throw new InvalidOperationException("The last ILoggerFactory registered is not made by a factory delegate.");
         services.Remove(registered);
-        services.AddSingleton<ILoggerFactory>(provider => new CachedLoggerFactory(registered.ImplementationFactory is { } make
-            ? (ILoggerFactory)make(provider)
-            : (ILoggerFactory)ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!)));
+        services.AddSingleton<ILoggerFactory>(provider => new CachedLoggerFactory((ILoggerFactory)make(provider)));
     }
 
     public ILogger CreateLogger(string categoryName) =>
-        _loggers.TryGetValue(categoryName, out var logger) ? logger : _loggers.GetOrAdd(categoryName, inner.CreateLogger);
+        _loggers.GetOrAdd(categoryName, static (name, factory) => factory.CreateLogger(name), inner);
 
     public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
 
