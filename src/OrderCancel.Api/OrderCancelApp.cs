@@ -65,6 +65,7 @@ public static class OrderCancelApp
             problem.Extensions.TryAdd("trace_id", Activity.Current?.Id);
         });
         services.AddExceptionHandler<ExceptionHandler>();
+        services.AddSingleton<DatabaseOutage>();
 
         services.AddDbContextPool<OrdersDbContext>((provider, options) => options
             .UseNpgsql(Database.ConnectionString(provider.GetRequiredService<IConfiguration>()))
@@ -104,17 +105,20 @@ public static class OrderCancelApp
     {
         await Database.PrepareAsync(app);
 
-        app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        // Outermost, so the request log carries the status the client got, after the exception handler and the
+        // status-code pages have written their answers; the handler itself logs a real fault with its stack.
         app.UseSerilogRequestLogging(options =>
         {
             options.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
+            options.GetLevel = RequestLogLevel;
             options.EnrichDiagnosticContext = (diagnostics, http) =>
             {
                 diagnostics.Set("PartnerId", http.User.FindFirstValue(Callers.PartnerIdClaim));
                 diagnostics.Set("TraceId", Activity.Current?.TraceId.ToString());
             };
         });
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
         app.UseOrderCancelOpenApi();
         app.UseAuthentication();
         app.UseAuthorization();
@@ -129,4 +133,15 @@ public static class OrderCancelApp
         app.MapTestEndpoints();
         app.MapAdmin();
     }
+
+    /// <summary>5xx at Error, refusals that hint at abuse (401, 403, 429) at Warning, every other answer at Information.</summary>
+    public static Serilog.Events.LogEventLevel RequestLogLevel(HttpContext http, double elapsedMs, Exception? exception) =>
+        http.Response.StatusCode switch
+        {
+            _ when exception is not null => Serilog.Events.LogEventLevel.Error,
+            ExceptionHandler.ClientClosedRequest => Serilog.Events.LogEventLevel.Information,
+            >= 500 => Serilog.Events.LogEventLevel.Error,
+            StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden or StatusCodes.Status429TooManyRequests => Serilog.Events.LogEventLevel.Warning,
+            _ => Serilog.Events.LogEventLevel.Information,
+        };
 }

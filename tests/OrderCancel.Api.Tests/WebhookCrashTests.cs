@@ -9,7 +9,7 @@ namespace OrderCancel.Api.Tests;
 /// The service process is killed after committing a cancellation and while delivering it; after a restart
 /// the event reaches the receiver, which sees one webhook-id and so processes it exactly once.
 /// </summary>
-public sealed class WebhookCrashTests(WebhookCrashTests.DatabaseOnly database) : IClassFixture<WebhookCrashTests.DatabaseOnly>
+public sealed class WebhookCrashTests(DatabaseOnly database) : IClassFixture<DatabaseOnly>
 {
     private static readonly Dictionary<string, string> Settings = new()
     {
@@ -66,13 +66,4 @@ public sealed class WebhookCrashTests(WebhookCrashTests.DatabaseOnly database) :
 
     private Task<WebhookDelivery> DeliveryAsync(Guid eventId) =>
         database.WithDbAsync(db => db.WebhookDeliveries.AsNoTracking().SingleAsync(d => d.EventId == eventId));
-
-    /// <summary>Creates and migrates the database and issues keys; its own dispatcher stays idle, so only the processes deliver.</summary>
-    public sealed class DatabaseOnly : ApiFactory
-    {
-        protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-        {
-            ["Webhooks:PollInterval"] = "01:00:00",
-        };
-    }
 }

@@ -1,59 +1,51 @@
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Diagnostics;
-using Npgsql;
+using OrderCancel.Api.Persistence;
 
 namespace OrderCancel.Api.Http;
 
 /// <summary>
-/// Turns what escaped a handler into a problem: edge refusals keep their code, a lost database is a 503
-/// with <c>Retry-After</c>, anything else a 500 that reveals nothing internal.
+/// Turns what escaped a handler into a problem: a lost database is a 503 with <c>Retry-After</c> (the outage is
+/// logged once, not per request), a client that went away is recorded as 499 with nobody to answer, and anything
+/// else is a bug: a 500 that reveals nothing internal, logged here with its stack trace.
 /// </summary>
-public sealed class ExceptionHandler : IExceptionHandler
+public sealed class ExceptionHandler(DatabaseOutage outage, ILogger<ExceptionHandler> logger) : IExceptionHandler
 {
+    /// <summary>Not an HTTP status a client sees: the request log's name for "the client closed the request" (as nginx's).</summary>
+    public const int ClientClosedRequest = 499;
+
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         if (exception is OperationCanceledException && httpContext.RequestAborted.IsCancellationRequested)
         {
-            return true; // The client left; there is nobody to answer.
+            httpContext.Response.StatusCode = ClientClosedRequest;
+            return true;
         }
 
-        var problem = exception switch
+        Microsoft.AspNetCore.Mvc.ProblemDetails problem;
+        if (exception is BadHttpRequestException bad)
         {
-            ProblemException refused => refused.Problem,
-            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
-                Problems.Create("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes."),
-            BadHttpRequestException bad => Problems.Create("malformed_json", bad.Message),
-            _ when IsDatabaseUnavailable(exception) => Problems.Create("unavailable", "The database cannot be reached; try again shortly."),
-            _ => null,
-        };
-
-        // The request log records the exception itself; the client gets nothing internal.
-        problem ??= Problems.Create("internal_error", "An unexpected error occurred. Quote the trace_id when reporting it.");
-        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+            // The framework's own binding refusals (ours are values; see JsonBody): the client's fault, not a bug.
+            problem = bad.StatusCode switch
+            {
+                StatusCodes.Status413PayloadTooLarge => Problems.Create("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes."),
+                StatusCodes.Status408RequestTimeout => Problems.Create("request_timeout", "The body arrived more slowly than the server's minimum rate; send it again."),
+                _ => Problems.Create("malformed_json", "The request could not be read."),
+            };
+        }
+        else if (DatabaseOutage.IsUnavailable(exception))
         {
+            outage.Report(exception);
             httpContext.Response.Headers.RetryAfter = "5";
+            problem = Problems.Create("unavailable", "The database cannot be reached; try again shortly.");
+        }
+        else
+        {
+            logger.LogError(exception, "Unexpected fault answering {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
+            problem = Problems.Create("internal_error", "An unexpected error occurred. Quote the trace_id when reporting it.");
         }
 
-        httpContext.Response.StatusCode = problem.Status ?? StatusCodes.Status500InternalServerError;
+        httpContext.Response.StatusCode = problem.Status!.Value;
         await TypedResults.Problem(problem).ExecuteAsync(httpContext);
         return true;
-    }
-
-    public static bool IsDatabaseUnavailable(Exception exception)
-    {
-        for (var current = exception; current is not null; current = current.InnerException)
-        {
-            switch (current)
-            {
-                case PostgresException postgres:
-                    return postgres.IsTransient;
-                case NpgsqlException or SocketException or TimeoutException:
-                    return true;
-                default:
-                    break;
-            }
-        }
-
-        return false;
     }
 }

@@ -3,7 +3,7 @@ using OrderCancel.Api.Persistence;
 namespace OrderCancel.Api.Http;
 
 /// <summary>Deletes idempotency answers past their 24 h, every hour.</summary>
-public sealed class IdempotencyPurge(IServiceScopeFactory scopes, TimeProvider clock, ILogger<IdempotencyPurge> logger) : BackgroundService
+public sealed class IdempotencyPurge(IServiceScopeFactory scopes, TimeProvider clock, DatabaseOutage outage, ILogger<IdempotencyPurge> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromHours(1);
 
@@ -23,6 +23,10 @@ public sealed class IdempotencyPurge(IServiceScopeFactory scopes, TimeProvider c
             {
                 var purged = await PurgeOnceAsync(stoppingToken);
                 logger.LogInformation("Purged {Count} expired idempotency keys", purged);
+            }
+            catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception) && !stoppingToken.IsCancellationRequested)
+            {
+                outage.Report(exception);
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {

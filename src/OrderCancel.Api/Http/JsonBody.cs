@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Mvc;
 
 namespace OrderCancel.Api.Http;
 
@@ -22,18 +23,19 @@ public interface IJsonBodyMetadata
     bool IsOptional { get; }
 }
 
-/// <summary>A parsed request body, as the endpoint filters see it.</summary>
+/// <summary>A request body as the endpoint filters see it: parsed, or refused with a problem.</summary>
 public interface IJsonBody
 {
     object Value { get; }
 
-    /// <summary>The body's bytes as received, for idempotency fingerprints.</summary>
-    ReadOnlyMemory<byte> Raw { get; }
+    /// <summary>Why the body was refused (media type, size, syntax, shape), or null when it is usable.</summary>
+    ProblemDetails? Refusal { get; }
 }
 
 /// <summary>
 /// A strict JSON request body (SPEC §1, §6): media type and size, then syntax, then shape
-/// (unknown properties, wrong types) are checked in that order, each refusal a problem with its code.
+/// (unknown properties, wrong types, text PostgreSQL cannot store) are checked in that order. A refusal is a value
+/// the shared endpoint filter answers with, so every middleware sees the status the client gets.
 /// Property-level rules are FluentValidation's, in <see cref="ValidationFilter"/>.
 /// </summary>
 public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
@@ -41,15 +43,18 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
 {
     private static readonly byte[] EmptyObject = "{}"u8.ToArray();
 
-    private JsonBody(T value, ReadOnlyMemory<byte> raw)
+    private readonly T? _value;
+
+    private JsonBody(T? value, ProblemDetails? refusal)
     {
-        Value = value;
-        Raw = raw;
+        _value = value;
+        Refusal = refusal;
     }
 
-    public T Value { get; }
+    /// <summary>The parsed body; only a handler the filter let through reads it, so it is never a refused one.</summary>
+    public T Value => _value ?? throw new InvalidOperationException("A refused body has no value; the validation filter answers its refusal.");
 
-    public ReadOnlyMemory<byte> Raw { get; }
+    public ProblemDetails? Refusal { get; }
 
     object IJsonBody.Value => Value;
 
@@ -58,25 +63,35 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
     [SuppressMessage("Design", "CA1000", Justification = "Minimal APIs bind through a static BindAsync on the parameter type.")]
     public static async ValueTask<JsonBody<T>?> BindAsync(HttpContext context)
     {
-        var raw = await RequestBody.ReadAsync(context);
-        if (raw.Length == 0)
+        var body = await RequestBody.ReadAsync(context);
+        if (body.Refusal is { } refused)
+        {
+            return Refuse(refused);
+        }
+
+        if (body.Bytes.Length == 0)
         {
             return Optional
                 ? Parse(EmptyObject)
-                : throw ProblemException.Of("malformed_json", "A JSON object body is required.");
+                : Refuse(Problems.Create("malformed_json", "A JSON object body is required."));
         }
 
         if (!context.Request.HasJsonContentType())
         {
-            throw ProblemException.Of("unsupported_media_type", "Send the body as application/json.");
+            return Refuse(Problems.Create("unsupported_media_type", "Send the body as application/json."));
         }
 
-        return Parse(raw);
+        return Parse(body.Bytes);
     }
 
     [SuppressMessage("Design", "CA1000", Justification = "Minimal APIs read metadata through a static method on the parameter type.")]
     public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) =>
         builder.Metadata.Add(new BodyMetadata(typeof(T), Optional));
+
+    private static JsonBody<T> Refuse(ProblemDetails problem) => new(null, problem);
+
+    private static JsonBody<T> Invalid(IDictionary<string, string[]> errors) =>
+        Refuse(Problems.Create("validation_failed", "See errors for the properties to fix.", errors));
 
     private static JsonBody<T> Parse(byte[] raw)
     {
@@ -87,36 +102,38 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
         }
         catch (JsonException exception)
         {
-            throw ProblemException.Of("malformed_json", $"The body is not valid JSON: {exception.Message}");
+            return Refuse(Problems.Create("malformed_json", SyntaxError(exception)));
         }
 
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
-                throw ProblemException.Of("malformed_json", "The body must be a JSON object.");
+                return Refuse(Problems.Create("malformed_json", "The body must be a JSON object."));
             }
 
             var errors = JsonShape.Check(document.RootElement, typeof(T), Json.Options);
             if (errors.Count > 0)
             {
-                throw ProblemException.Of("validation_failed", "See errors for the properties to fix.", errors);
+                return Invalid(errors);
             }
 
             try
             {
-                return new JsonBody<T>(document.RootElement.Deserialize<T>(Json.Options)!, raw);
+                return new JsonBody<T>(document.RootElement.Deserialize<T>(Json.Options)!, null);
             }
             catch (JsonException exception)
             {
-                var path = JsonShape.ToFieldPath(exception.Path);
-                throw ProblemException.Of("validation_failed", "See errors for the properties to fix.", new Dictionary<string, string[]>
-                {
-                    [path] = ["Has an invalid value."],
-                });
+                return Invalid(new Dictionary<string, string[]> { [JsonShape.ToFieldPath(exception.Path)] = ["Has an invalid value."] });
             }
         }
     }
+
+    /// <summary>Where the syntax broke, in the partner's terms (System.Text.Json's own message ends with advice about reader options).</summary>
+    private static string SyntaxError(JsonException exception) =>
+        exception.LineNumber is { } line && exception.BytePositionInLine is { } position
+            ? $"The body is not valid JSON (line {line + 1}, byte {position + 1} of that line)."
+            : "The body is not valid JSON.";
 
     /// <summary>
     /// Tells Swagger the body's type. Not <c>IAcceptsMetadata</c>: routing would then answer 415 itself,

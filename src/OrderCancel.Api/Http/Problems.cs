@@ -33,6 +33,7 @@ public static class Problems
         ["duplicate_reference"] = (409, "An order with this reference exists"),
         ["idempotency_key_in_use"] = (409, "A request with this idempotency key is still running"),
         ["version_mismatch"] = (412, "The order has changed"),
+        ["request_timeout"] = (408, "The body arrived too slowly"),
         ["payload_too_large"] = (413, "The body is larger than 1 MiB"),
         ["unsupported_media_type"] = (415, "The body must be application/json"),
         ["idempotency_key_reused"] = (422, "The idempotency key was used for another request"),
@@ -80,13 +81,4 @@ public static class Problems
         error.IsValidation ? Validation(error.Field!, error.Message) : Result(error.Code, error.Message);
 
     public static ProblemHttpResult OrderNotFound(long id) => Result("order_not_found", $"Order {id} not found.");
-}
-
-/// <summary>Thrown at the HTTP edge (body binding) to answer with a problem before the handler runs.</summary>
-public sealed class ProblemException(ProblemDetails problem) : Exception(problem.Detail ?? problem.Title)
-{
-    public ProblemDetails Problem { get; } = problem;
-
-    public static ProblemException Of(string code, string? detail = null, IDictionary<string, string[]>? errors = null) =>
-        new(Problems.Create(code, detail, errors));
 }

@@ -5,8 +5,8 @@ using FluentValidation;
 namespace OrderCancel.Api.Http;
 
 /// <summary>
-/// The one endpoint filter that runs FluentValidation over a route's body and query arguments,
-/// answering 422 <c>validation_failed</c> with the failures listed by property path.
+/// The one endpoint filter that answers a refused body with its problem, then runs FluentValidation over a
+/// route's body and query arguments, answering 422 <c>validation_failed</c> with the failures listed by property path.
 /// </summary>
 public static class ValidationFilter
 {
@@ -28,9 +28,9 @@ public static class ValidationFilter
         var services = context.ApplicationServices;
         var isService = services.GetRequiredService<IServiceProviderIsService>();
         var checks = context.MethodInfo.GetParameters()
-            .Select((parameter, index) => (Index: index, Target: TargetType(parameter)))
-            .Select(p => (p.Index, p.Target, Validator: typeof(IValidator<>).MakeGenericType(p.Target)))
-            .Where(p => isService.IsService(p.Validator))
+            .Select((parameter, index) => (Index: index, IsBody: IsJsonBody(parameter), Validator: typeof(IValidator<>).MakeGenericType(TargetType(parameter))))
+            .Select(p => (p.Index, p.IsBody, Validator: isService.IsService(p.Validator) ? p.Validator : null))
+            .Where(p => p.IsBody || p.Validator is not null)
             .ToArray();
 
         if (checks.Length == 0)
@@ -43,8 +43,13 @@ public static class ValidationFilter
             foreach (var (index, _, validatorType) in checks)
             {
                 var argument = invocation.Arguments[index];
+                if (argument is IJsonBody { Refusal: { } refusal })
+                {
+                    return TypedResults.Problem(refusal);
+                }
+
                 var value = argument is IJsonBody body ? body.Value : argument;
-                if (value is null)
+                if (value is null || validatorType is null)
                 {
                     continue;
                 }
@@ -64,8 +69,11 @@ public static class ValidationFilter
         };
     }
 
+    private static bool IsJsonBody(ParameterInfo parameter) =>
+        parameter.ParameterType.IsGenericType && parameter.ParameterType.GetGenericTypeDefinition() == typeof(JsonBody<>);
+
     private static Type TargetType(ParameterInfo parameter) =>
-        parameter.ParameterType.IsGenericType && parameter.ParameterType.GetGenericTypeDefinition() == typeof(JsonBody<>)
+        IsJsonBody(parameter)
             ? parameter.ParameterType.GetGenericArguments()[0]
             : parameter.ParameterType;
 }

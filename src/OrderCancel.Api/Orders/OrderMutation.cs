@@ -19,7 +19,7 @@ public static class OrderMutation
         Func<Order, DateTimeOffset, Result<OrderChange>> change,
         CancellationToken cancellation)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
+        await using var transaction = await RequestTransaction.BeginOrJoinAsync(db.Database, cancellation);
         var order = await db.LockOrderAsync(http.User.PartnerId(), id, cancellation);
         if (order is null)
         {

@@ -11,16 +11,16 @@ public sealed class IdempotencyRecord
     /// <summary>SHA-256 of method, path and body bytes: the same key for another request is refused.</summary>
     public required byte[] Fingerprint { get; init; }
 
-    /// <summary>Null while the first request is still running.</summary>
-    public int? Status { get; set; }
+    /// <summary>The status of the kept answer; it is written in the transaction of the change it answers.</summary>
+    public int Status { get; init; }
 
-    public string? ContentType { get; set; }
+    public string? ContentType { get; init; }
 
-    public string? Location { get; set; }
+    public string? Location { get; init; }
 
-    public string? ETag { get; set; }
+    public string? ETag { get; init; }
 
-    public byte[]? Body { get; set; }
+    public byte[]? Body { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }
 

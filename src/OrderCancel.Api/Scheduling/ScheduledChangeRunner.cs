@@ -84,6 +84,7 @@ public sealed class ScheduledChangeWorker(
     ScheduledChangeRunner runner,
     TimeProvider clock,
     IConfiguration configuration,
+    DatabaseOutage outage,
     ILogger<ScheduledChangeWorker> logger) : BackgroundService
 {
     private int _sweepsCompleted;
@@ -105,9 +106,13 @@ public sealed class ScheduledChangeWorker(
                     logger.LogInformation("Applied {Applied} scheduled changes; {Failed} failed their rules", result.Applied, result.Failed);
                 }
             }
+            catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception) && !stoppingToken.IsCancellationRequested)
+            {
+                outage.Report(exception);
+            }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
-                // A lost database or one bad batch must not stop the worker; the next tick tries again.
+                // One bad batch must not stop the worker; the next tick tries again.
                 logger.LogError(exception, "Applying scheduled changes failed");
             }
             finally

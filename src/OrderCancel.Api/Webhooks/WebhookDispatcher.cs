@@ -18,6 +18,7 @@ public sealed class WebhookDispatcher(
     IHttpClientFactory httpClients,
     TimeProvider clock,
     IOptionsMonitor<WebhookOptions> options,
+    DatabaseOutage outage,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     public const string HttpClientName = "webhooks";
@@ -76,6 +77,10 @@ public sealed class WebhookDispatcher(
                 while (await DispatchOnceAsync(stoppingToken) == BatchSize)
                 {
                 }
+            }
+            catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception) && !stoppingToken.IsCancellationRequested)
+            {
+                outage.Report(exception);
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {

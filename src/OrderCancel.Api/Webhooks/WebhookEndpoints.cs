@@ -216,7 +216,7 @@ public static class WebhookEndpoints
     {
         var partnerId = http.User.PartnerId();
         var now = clock.GetUtcNow();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
+        await using var transaction = await RequestTransaction.BeginOrJoinAsync(db.Database, cancellation);
         var retried = await db.WebhookDeliveries
             .Where(d => d.Id == deliveryId && d.EndpointId == id && d.PartnerId == partnerId)
             .ExecuteUpdateAsync(

@@ -128,7 +128,7 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasColumnType("character varying(500)")
                         .HasColumnName("location");
 
-                    b.Property<int?>("Status")
+                    b.Property<int>("Status")
                         .HasColumnType("integer")
                         .HasColumnName("status");
 

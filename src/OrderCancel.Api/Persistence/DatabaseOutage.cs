@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace OrderCancel.Api.Persistence;
+
+/// <summary>
+/// Whether the database has been lost, so that an outage is logged once when it starts and once when it ends,
+/// not with a stack trace for every request and every background tick that meets it. While it lasts, a probe
+/// asks the database every second and closes the outage when it answers.
+/// </summary>
+public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<DatabaseOutage> logger)
+{
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
+
+    private readonly Lock _gate = new();
+    private long _startedAt;
+    private bool _down;
+
+    public bool IsDown
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _down;
+            }
+        }
+    }
+
+    /// <summary>True when <paramref name="exception"/> says the database cannot be reached (or is refusing work for now).</summary>
+    public static bool IsUnavailable(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            switch (current)
+            {
+                case PostgresException postgres:
+                    return postgres.IsTransient;
+                case NpgsqlException or SocketException or TimeoutException:
+                    return true;
+                default:
+                    break;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Records that a request or worker met the lost database; the first report of an outage logs it.</summary>
+    public void Report(Exception exception)
+    {
+        lock (_gate)
+        {
+            if (_down)
+            {
+                return;
+            }
+
+            _down = true;
+            _startedAt = Stopwatch.GetTimestamp();
+        }
+
+        logger.LogWarning("The database cannot be reached ({Reason}); answering 503 until it is back", Reason(exception));
+        _ = ProbeUntilBackAsync();
+    }
+
+    private async Task ProbeUntilBackAsync()
+    {
+        while (true)
+        {
+            await Task.Delay(ProbeInterval);
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+                if (await db.Database.CanConnectAsync())
+                {
+                    break;
+                }
+            }
+            catch (Exception exception) when (IsUnavailable(exception))
+            {
+                // Still down.
+            }
+        }
+
+        TimeSpan lasted;
+        lock (_gate)
+        {
+            _down = false;
+            lasted = Stopwatch.GetElapsedTime(_startedAt);
+        }
+
+        logger.LogWarning("The database is reachable again after {Seconds:0.0} s", lasted.TotalSeconds);
+    }
+
+    private static string Reason(Exception exception)
+    {
+        var innermost = exception;
+        while (innermost.InnerException is not null)
+        {
+            innermost = innermost.InnerException;
+        }
+
+        return innermost.Message;
+    }
+}
