@@ -53,11 +53,14 @@ public static class Json
     }
 }
 
-/// <summary>Writes instants as ISO 8601 UTC with <c>Z</c>, to the microsecond PostgreSQL keeps.</summary>
+/// <summary>
+/// Writes instants as ISO 8601 UTC with <c>Z</c>, to the microsecond PostgreSQL keeps. Reads any ISO 8601 offset
+/// (<c>+14:00</c> is the same instant as the <c>Z</c> form) and converts it to UTC, which is all PostgreSQL stores.
+/// </summary>
 public sealed class UtcInstantConverter : JsonConverter<DateTimeOffset>
 {
     public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-        reader.GetDateTimeOffset();
+        reader.GetDateTimeOffset().ToUniversalTime();
 
     public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options)
     {

@@ -7,14 +7,77 @@ namespace OrderCancel.Api.Http;
 /// <summary>
 /// Checks a JSON document against the shape of the type it will become, listing every unknown property
 /// and every value of the wrong type at once, under the request's own paths (<c>lines[0].quantity</c>).
+/// Text comes first: a string or property name that PostgreSQL cannot store (NUL, or an unpaired UTF-16
+/// surrogate escape) is refused wherever it stands, free-form metadata included.
 /// </summary>
 public static class JsonShape
 {
+    public const string NulMessage = "Must not contain the NUL character (\\u0000).";
+    public const string SurrogateMessage = "Must be valid Unicode text (an escaped UTF-16 surrogate is unpaired).";
+
     public static Dictionary<string, string[]> Check(JsonElement element, Type type, JsonSerializerOptions options)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        Visit(element, type, "", options, errors);
+        CheckText(element, "", errors);
+        if (errors.Count == 0)
+        {
+            Visit(element, type, "", options, errors);
+        }
+
         return errors;
+    }
+
+    /// <summary>Why PostgreSQL could not store this text, or null when it can.</summary>
+    public static string? UnstorableText(string? text) => text is not null && text.Contains('\0', StringComparison.Ordinal) ? NulMessage : null;
+
+    private static void CheckText(JsonElement element, string path, Dictionary<string, string[]> errors)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                if (TextProblem(element.GetString) is { } problem)
+                {
+                    errors[path] = [problem];
+                }
+
+                break;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    CheckText(item, $"{path}[{index++}]", errors);
+                }
+
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (TextProblem(() => property.Name) is { } nameProblem)
+                    {
+                        errors[path.Length == 0 ? "(property name)" : $"{path}.(property name)"] = [nameProblem];
+                        continue;
+                    }
+
+                    CheckText(property.Value, path.Length == 0 ? property.Name : $"{path}.{property.Name}", errors);
+                }
+
+                break;
+            default:
+                break;
+        }
+    }
+
+    private static string? TextProblem(Func<string?> read)
+    {
+        try
+        {
+            return UnstorableText(read());
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json refuses to turn an unpaired surrogate escape into a .NET string.
+            return SurrogateMessage;
+        }
     }
 
     /// <summary><c>$.lines[0].quantity</c> → <c>lines[0].quantity</c>.</summary>

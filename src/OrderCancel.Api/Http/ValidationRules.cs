@@ -15,11 +15,17 @@ public static class ValidationRules
     public static IRuleBuilderOptions<T, string?> RequiredText<T>(this IRuleBuilder<T, string?> rule, int maxLength) =>
         rule.NotNull().WithMessage("Is required.")
             .NotEmpty().WithMessage("Must not be empty.")
-            .MaximumLength(maxLength).WithMessage($"Must be at most {maxLength} characters.");
+            .MaximumLength(maxLength).WithMessage($"Must be at most {maxLength} characters.")
+            .StorableText();
 
     public static IRuleBuilderOptions<T, string?> OptionalText<T>(this IRuleBuilder<T, string?> rule, int maxLength) =>
         rule.Must(text => text is null || text.Length > 0).WithMessage("Must not be empty; leave it out instead.")
-            .MaximumLength(maxLength).WithMessage($"Must be at most {maxLength} characters.");
+            .MaximumLength(maxLength).WithMessage($"Must be at most {maxLength} characters.")
+            .StorableText();
+
+    /// <summary>Text PostgreSQL can store: no NUL. Bodies are checked by <see cref="JsonShape"/> already; query strings are not.</summary>
+    public static IRuleBuilderOptions<T, string?> StorableText<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.Must(text => JsonShape.UnstorableText(text) is null).WithMessage(JsonShape.NulMessage);
 
     /// <summary>A money amount: not negative, not absurd, and no more decimals than the currency has.</summary>
     public static IRuleBuilderOptions<T, decimal?> Money<T>(this IRuleBuilder<T, decimal?> rule, Func<T, string?> currencyCode) =>
