@@ -45,11 +45,11 @@ public sealed class WebhookDispatcher(
         {
             var addresses = await Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, cancellation);
             var allowed = addresses
-                .Where(address => !WebhookUrls.IsPrivate(address) || (IPAddress.IsLoopback(address) && allowLoopback()))
+                .Where(address => WebhookUrls.IsGloballyReachable(address) || (WebhookUrls.IsLoopback(address) && allowLoopback()))
                 .ToArray();
             if (allowed.Length == 0)
             {
-                throw new HttpRequestException($"{context.DnsEndPoint.Host} resolves only to private addresses.");
+                throw new HttpRequestException($"{context.DnsEndPoint.Host} resolves only to addresses that are not public.");
             }
 
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -53,72 +51,6 @@ public sealed class CreateWebhookValidator : AbstractValidator<CreateWebhookRequ
         RuleForEach(r => r.Events)
             .Must(type => type == "*" || OrderEvent.AllNames.Contains(type))
             .WithMessage($"Must be \"*\" or one of: {string.Join(", ", OrderEvent.AllNames)}.");
-    }
-}
-
-/// <summary>Which webhook URLs are acceptable: https to a public host, or http to loopback where allowed.</summary>
-public static class WebhookUrls
-{
-    public static bool AllowsInsecureLoopback(WebhookOptions options, IHostEnvironment environment) =>
-        options.AllowInsecureLoopback ?? environment.IsDevelopment();
-
-    public static string? Problem(string url, bool allowInsecureLoopback)
-    {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
-        {
-            return "Must be an absolute URL.";
-        }
-
-        if (!string.IsNullOrEmpty(uri.UserInfo))
-        {
-            return "Must not carry credentials.";
-        }
-
-        var loopback = uri.IsLoopback;
-        if (uri.Scheme == Uri.UriSchemeHttp && loopback && allowInsecureLoopback)
-        {
-            return null;
-        }
-
-        if (uri.Scheme != Uri.UriSchemeHttps)
-        {
-            return allowInsecureLoopback ? "Must be https, or http to a loopback address." : "Must be https.";
-        }
-
-        if (loopback && !allowInsecureLoopback)
-        {
-            return "Must not point at this machine.";
-        }
-
-        return IPAddress.TryParse(uri.DnsSafeHost, out var address) && IsPrivate(address) && !(loopback && allowInsecureLoopback)
-            ? "Must not point at a private, link-local or unspecified address."
-            : null;
-    }
-
-    public static bool IsPrivate(IPAddress address)
-    {
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
-        {
-            return true;
-        }
-
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal;
-        }
-
-        var bytes = address.GetAddressBytes();
-        return bytes[0] == 10
-            || (bytes[0] == 172 && bytes[1] is >= 16 and <= 31)
-            || (bytes[0] == 192 && bytes[1] == 168)
-            || (bytes[0] == 169 && bytes[1] == 254)
-            || (bytes[0] == 100 && bytes[1] is >= 64 and <= 127)
-            || bytes[0] == 0;
     }
 }
 
