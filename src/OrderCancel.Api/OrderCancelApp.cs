@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Claims;
 using FluentValidation;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -49,21 +50,7 @@ public static class OrderCancelApp
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
         services.ConfigureHttpJsonOptions(options => Json.Configure(options.SerializerOptions));
         services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(options => Json.Configure(options.JsonSerializerOptions));
-        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
-        {
-            // Answers the framework writes itself (unknown route, wrong method) get a code and trace id too.
-            var problem = context.ProblemDetails;
-            problem.Extensions.TryAdd("code", problem.Status switch
-            {
-                StatusCodes.Status404NotFound => "not_found",
-                StatusCodes.Status405MethodNotAllowed => "method_not_allowed",
-                StatusCodes.Status413PayloadTooLarge => "payload_too_large",
-                StatusCodes.Status415UnsupportedMediaType => "unsupported_media_type",
-                StatusCodes.Status500InternalServerError => "internal_error",
-                _ => "error",
-            });
-            problem.Extensions.TryAdd("trace_id", Activity.Current?.Id);
-        });
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.CompleteFrameworkProblem);
         services.AddExceptionHandler<ExceptionHandler>();
         services.AddSingleton<DatabaseOutage>();
 
@@ -72,6 +59,8 @@ public static class OrderCancelApp
             .UseSnakeCaseNamingConvention());
 
         services.TryAddSingleton(TimeProvider.System);
+        services.AddDataProtection().SetApplicationName("OrderCancel").PersistKeysToDbContext<OrdersDbContext>();
+        services.AddSingleton<WebhookSecrets>();
         ValidationFilter.UseRequestPropertyNames();
         services.AddValidatorsFromAssemblyContaining<CreateOrderValidator>(ServiceLifetime.Singleton);
 

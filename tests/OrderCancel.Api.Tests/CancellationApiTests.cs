@@ -333,6 +333,30 @@ public sealed class CancellationApiTests(ApiFactory api)
     }
 
     [Fact]
+    public async Task Preview_answers_the_current_version_as_its_etag_and_names_no_event_that_does_not_exist()
+    {
+        var partner = await api.NewPartnerAsync();
+        var order = await partner.Client.CreateOrderAsync();
+
+        var now = await partner.Client.PostAsync($"/v1/orders/{order.Id()}/cancel/preview", Requests.Json("""{"reason":"customer_request"}"""));
+        var later = await partner.Client.PostAsync($"/v1/orders/{order.Id()}/cancel/preview",
+            Requests.Json($$"""{"reason":"customer_request","effective_date":"{{Cancellations.Day(4)}}"}"""));
+        var etag = now.Headers.ETag!.Tag;
+        using var cancel = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{order.Id()}/cancel") { Content = Requests.Json("""{"reason":"customer_request"}""") };
+        cancel.Headers.TryAddWithoutValidation("If-Match", etag);
+        var cancelled = await partner.Client.SendAsync(cancel);
+
+        Assert.Equal($"\"{order.GetProperty("version").GetInt32()}\"", etag);
+        Assert.Equal(etag, later.Headers.ETag!.Tag);
+        var previewed = (await now.ShouldBeAsync(HttpStatusCode.OK)).GetProperty("order");
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, previewed.GetProperty("cancellations")[0].GetProperty("event_id").ValueKind);
+        var scheduled = (await later.ShouldBeAsync(HttpStatusCode.OK)).GetProperty("order").GetProperty("scheduled_cancellation");
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, scheduled.GetProperty("event_id").ValueKind);
+        var applied = (await cancelled.ShouldBeAsync(HttpStatusCode.OK)).GetProperty("order").GetProperty("cancellations")[0];
+        Assert.NotEqual(System.Text.Json.JsonValueKind.Null, applied.GetProperty("event_id").ValueKind);
+    }
+
+    [Fact]
     public async Task Preview_of_a_refused_cancellation_answers_the_code_and_the_current_order()
     {
         var partner = await api.NewPartnerAsync();

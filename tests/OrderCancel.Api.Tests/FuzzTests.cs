@@ -235,21 +235,16 @@ public sealed class FuzzTests(FuzzTests.FuzzApi api) : IClassFixture<FuzzTests.F
         ["waive_shipping"] = false,
     };
 
-    private static string SetAt(string body, int choice, string value)
+    private static string SetAt(string body, int choice, string value) => Rewrite(body, node =>
     {
-        if (Parsed(body) is not { } node)
-        {
-            return body; // An earlier mutation already broke the syntax.
-        }
-
         var slots = Slots(node).ToList();
         if (slots.Count == 0)
         {
-            return body;
+            return node.ToJsonString();
         }
 
-        var (parent, name, index) = slots[choice % slots.Count];
         // Hostile values include text System.Text.Json will not build (1e400, lone surrogates): a marker goes in, then the text.
+        var (parent, name, index) = slots[choice % slots.Count];
         if (name is not null)
         {
             parent.AsObject()[name] = Marker;
@@ -260,15 +255,10 @@ public sealed class FuzzTests(FuzzTests.FuzzApi api) : IClassFixture<FuzzTests.F
         }
 
         return node.ToJsonString().Replace($"\"{Marker}\"", value, StringComparison.Ordinal);
-    }
+    });
 
-    private static string RemoveAt(string body, int choice)
+    private static string RemoveAt(string body, int choice) => Rewrite(body, node =>
     {
-        if (Parsed(body) is not { } node)
-        {
-            return body;
-        }
-
         var slots = Slots(node).Where(s => s.Name is not null).ToList();
         if (slots.Count > 0)
         {
@@ -277,6 +267,19 @@ public sealed class FuzzTests(FuzzTests.FuzzApi api) : IClassFixture<FuzzTests.F
         }
 
         return node.ToJsonString();
+    });
+
+    /// <summary>Rewrites the body as JSON, or leaves it as it is when an earlier mutation made it unreadable as JSON.</summary>
+    private static string Rewrite(string body, Func<JsonNode, string> rewrite)
+    {
+        try
+        {
+            return Parsed(body) is { } node ? rewrite(node) : body;
+        }
+        catch (InvalidOperationException)
+        {
+            return body; // Text an earlier mutation made that System.Text.Json will not turn back into a string.
+        }
     }
 
     private static JsonNode? Parsed(string body)

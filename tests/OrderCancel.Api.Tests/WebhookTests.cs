@@ -233,7 +233,7 @@ public sealed class WebhookTests(ApiFactory api)
             CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(candidate), Encoding.UTF8.GetBytes(expected)));
     }
 
-    private static async Task<(Guid Id, string Secret)> RegisterAsync(TestPartner partner, string url, string events)
+    public static async Task<(Guid Id, string Secret)> RegisterAsync(TestPartner partner, string url, string events)
     {
         var created = await (await partner.Client.PostAsync("/v1/webhooks", Requests.Json($$"""{"url":"{{url}}","events":["{{events}}"]}""")))
             .ShouldBeAsync(HttpStatusCode.Created);

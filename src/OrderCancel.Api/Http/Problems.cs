@@ -20,6 +20,7 @@ public static class Problems
         ["order_not_found"] = (404, "Order not found"),
         ["not_found"] = (404, "Not found"),
         ["method_not_allowed"] = (405, "Method not allowed"),
+        ["bad_request"] = (400, "The request could not be read"),
         ["order_already_paid"] = (400, "The order has already been paid"),
         ["order_already_cancelled"] = (400, "The order is already cancelled"),
         ["order_not_cancelled"] = (400, "The order is not cancelled"),
@@ -81,4 +82,34 @@ public static class Problems
         error.IsValidation ? Validation(error.Field!, error.Message) : Result(error.Code, error.Message);
 
     public static ProblemHttpResult OrderNotFound(long id) => Result("order_not_found", $"Order {id} not found.");
+
+    /// <summary>
+    /// Answers the framework writes itself (no route matches, a method the route does not take, a request it could not
+    /// bind) become problems of ours: our <c>type</c>, <c>code</c>, title and a detail written for the partner.
+    /// </summary>
+    public static void CompleteFrameworkProblem(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        problem.Extensions.TryAdd("trace_id", Activity.Current?.Id);
+        if (problem.Extensions.ContainsKey("code"))
+        {
+            return;
+        }
+
+        var request = context.HttpContext.Request;
+        var (code, detail) = problem.Status switch
+        {
+            StatusCodes.Status404NotFound => ("not_found", $"Nothing is at {request.Method} {request.Path}; see /swagger for the routes (order ids are whole numbers)."),
+            StatusCodes.Status405MethodNotAllowed => ("method_not_allowed", $"{request.Path} does not take {request.Method}; see /swagger for the methods it takes."),
+            StatusCodes.Status413PayloadTooLarge => ("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes."),
+            StatusCodes.Status415UnsupportedMediaType => ("unsupported_media_type", "Send the body as application/json."),
+            StatusCodes.Status500InternalServerError => ("internal_error", "An unexpected error occurred. Quote the trace_id when reporting it."),
+            _ => ("bad_request", "The request could not be read; check its path, query string and headers against /swagger."),
+        };
+        var known = Known[code];
+        problem.Type = TypeBase + code;
+        problem.Title = known.Title;
+        problem.Detail = detail;
+        problem.Extensions["code"] = code;
+    }
 }

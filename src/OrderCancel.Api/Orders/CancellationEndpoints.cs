@@ -59,15 +59,17 @@ public static class CancellationEndpoints
         }
 
         var current = OrderResponse.From(order);
+        var version = order.Version;
         var result = order.Cancel(ToDomain(body.Value), clock.GetUtcNow(), http.User.Actor());
         if (result.Error is { IsValidation: true } invalid)
         {
             return Problems.From(invalid);
         }
 
-        http.Response.SetETag(order.Version);
+        // The order's current version: a preview changes nothing, so If-Match on the real cancel must accept this ETag.
+        http.Response.SetETag(version);
         return TypedResults.Ok(result.IsSuccess
-            ? new CancelPreviewResponse(true, null, OrderResponse.From(order), result.Value.AmountReleased, result.Value.Scheduled)
+            ? new CancelPreviewResponse(true, null, OrderResponse.Unsaved(order), result.Value.AmountReleased, result.Value.Scheduled)
             : new CancelPreviewResponse(false, result.Error!.Code, current, 0m, false));
     }
 

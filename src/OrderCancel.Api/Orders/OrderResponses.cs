@@ -36,8 +36,17 @@ public sealed record OrderResponse(
     DateTimeOffset UpdatedAt,
     int Version)
 {
-    public static OrderResponse From(Order order)
+    public static OrderResponse From(Order order) => From(order, unwritten: null);
+
+    /// <summary>
+    /// The order as a preview shows it, as it would stand after a change that was not saved: the events that change
+    /// recorded do not exist, so nothing names them (their ids are null).
+    /// </summary>
+    public static OrderResponse Unsaved(Order order) => From(order, [.. order.PendingEvents.Select(e => e.Id)]);
+
+    private static OrderResponse From(Order order, HashSet<Guid>? unwritten)
     {
+        Guid? Written(Guid eventId) => unwritten is not null && unwritten.Contains(eventId) ? null : eventId;
         var currency = order.Currency;
         var amounts = order.Amounts;
         return new OrderResponse(
@@ -61,11 +70,11 @@ public sealed record OrderResponse(
             amounts.AmountDue.Amount,
             order.Payment is { } payment ? new PaymentResponse(payment.Method, payment.PaidAt, payment.Reference) : null,
             new RawJson(order.Metadata),
-            order.ScheduledCancellation is { } cancellation ? ScheduledCancellationResponse.From(cancellation) : null,
+            order.ScheduledCancellation is { } cancellation ? ScheduledCancellationResponse.From(cancellation) with { EventId = Written(cancellation.EventId) } : null,
             order.ScheduledReactivation is { } reactivation
-                ? new ScheduledReactivationResponse(reactivation.EventId, reactivation.EffectiveDate, reactivation.Note)
+                ? new ScheduledReactivationResponse(Written(reactivation.EventId), reactivation.EffectiveDate, reactivation.Note)
                 : null,
-            [.. order.Cancellations.Select(CancellationResponse.From)],
+            [.. order.Cancellations.Select(c => CancellationResponse.From(c) with { EventId = Written(c.EventId) })],
             order.CancelledAt,
             order.ReactivatedAt,
             order.CreatedAt,
@@ -115,8 +124,9 @@ public sealed record PaymentResponse(string Method, DateTimeOffset PaidAt, strin
 
 public sealed record CancelItemResponse(int LineId, int Quantity, CancellationReason? Reason);
 
+/// <param name="EventId">The event that scheduled it; null only in a preview, where that event does not exist.</param>
 public sealed record ScheduledCancellationResponse(
-    Guid EventId,
+    Guid? EventId,
     DateOnly EffectiveDate,
     CancellationReason Reason,
     string? Note,
@@ -132,10 +142,12 @@ public sealed record ScheduledCancellationResponse(
         scheduled.WaiveShipping);
 }
 
-public sealed record ScheduledReactivationResponse(Guid EventId, DateOnly EffectiveDate, string? Note);
+/// <param name="EventId">The event that scheduled it.</param>
+public sealed record ScheduledReactivationResponse(Guid? EventId, DateOnly EffectiveDate, string? Note);
 
+/// <param name="EventId">The event that applied it; null only in a preview, where that event does not exist.</param>
 public sealed record CancellationResponse(
-    Guid EventId,
+    Guid? EventId,
     CancellationType Type,
     IReadOnlyList<CancelItemResponse> Items,
     CancellationReason Reason,

@@ -17,11 +17,15 @@ public static class Database
         configuration.GetConnectionString("Orders")
             ?? throw new InvalidOperationException("Set ConnectionStrings:Orders (env ConnectionStrings__Orders) to a PostgreSQL connection string.");
 
+    /// <summary>Applies pending migrations, then encrypts any webhook secret still stored in plain text.</summary>
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellation)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
         await db.Database.MigrateAsync(cancellation);
+
+        // Part of upgrading the data: secrets stored before they were encrypted at rest are encrypted now.
+        await services.GetRequiredService<Webhooks.WebhookSecrets>().ProtectPlaintextAsync(db, cancellation);
     }
 
     /// <summary>Start-up work: migrations when configured, and the Development demo partner.</summary>

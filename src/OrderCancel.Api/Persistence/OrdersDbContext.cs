@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
@@ -8,8 +9,11 @@ using OrderCancel.Domain;
 
 namespace OrderCancel.Api.Persistence;
 
-public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) : DbContext(options)
+public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) : DbContext(options), IDataProtectionKeyContext
 {
+    /// <summary>The Data Protection key ring, shared by every instance (it encrypts webhook signing secrets).</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
     public DbSet<Order> Orders => Set<Order>();
 
     public DbSet<OrderEventRecord> Events => Set<OrderEventRecord>();

@@ -18,6 +18,7 @@ public sealed class WebhookDispatcher(
     IHttpClientFactory httpClients,
     TimeProvider clock,
     IOptionsMonitor<WebhookOptions> options,
+    WebhookSecrets secrets,
     DatabaseOutage outage,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
@@ -116,7 +117,7 @@ public sealed class WebhookDispatcher(
             where ids.Contains(d.Id)
             join w in db.WebhookEndpoints on d.EndpointId equals w.Id
             join e in db.Events on d.EventId equals e.Id
-            select new Work(d.Id, w.Id, w.Url, w.Secret, e.Id, e.Type, e.OccurredAt, e.Data, d.Attempts, d.FirstAttemptAt))
+            select new Work(d.Id, w.Id, w.Url, w.ProtectedSecret, w.ProtectedPreviousSecret, w.PreviousSecretUntil, e.Id, e.Type, e.OccurredAt, e.Data, d.Attempts, d.FirstAttemptAt))
             .ToListAsync(cancellation);
     }
 
@@ -130,7 +131,8 @@ public sealed class WebhookDispatcher(
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.Add("webhook-id", messageId);
         request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
-        request.Headers.Add("webhook-signature", WebhookSignature.Sign(item.Secret, messageId, timestamp, body));
+        var signing = secrets.SigningSecrets(item.ProtectedSecret, item.ProtectedPreviousSecret, item.PreviousSecretUntil, sentAt);
+        request.Headers.Add("webhook-signature", string.Join(' ', signing.Select(secret => WebhookSignature.Sign(secret, messageId, timestamp, body))));
 
         int? status = null;
         TimeSpan? retryAfter = null;
@@ -203,7 +205,9 @@ public sealed class WebhookDispatcher(
         Guid DeliveryId,
         Guid EndpointId,
         string Url,
-        string Secret,
+        string ProtectedSecret,
+        string? ProtectedPreviousSecret,
+        DateTimeOffset? PreviousSecretUntil,
         Guid EventId,
         string EventType,
         DateTimeOffset OccurredAt,

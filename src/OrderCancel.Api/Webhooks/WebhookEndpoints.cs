@@ -27,6 +27,9 @@ public sealed record CreatedWebhookResponse(Guid Id, string Url, IReadOnlyList<s
 
 public sealed record WebhookList(IReadOnlyList<WebhookResponse> Data);
 
+/// <summary>The new signing secret, shown only here; the previous one keeps signing beside it until <c>previous_secret_expires_at</c>.</summary>
+public sealed record RotatedSecretResponse(Guid Id, string Secret, DateTimeOffset PreviousSecretExpiresAt);
+
 public sealed record DeliveryResponse(
     Guid Id,
     Guid EventId,
@@ -74,6 +77,12 @@ public static class WebhookEndpoints
         group.MapGet("/{id:guid}/deliveries", Deliveries)
             .WithName("ListDeliveries").WithSummary("One entry per event sent to the endpoint, newest first")
             .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:guid}/rotate-secret", RotateSecret)
+            .WithName("RotateWebhookSecret")
+            .WithSummary("Replace the signing secret; the new one is shown only in this answer")
+            .WithDescription("For 24 hours every delivery carries two signatures, the old secret's and the new one's "
+                + "(webhook-signature: v1,<old> v1,<new>), so a receiver can switch to the new secret at its own pace.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:guid}/deliveries/{deliveryId:guid}/retry", Retry)
             .WithName("RetryDelivery").WithSummary("Send a delivery again now (re-enables the endpoint)")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -81,23 +90,24 @@ public static class WebhookEndpoints
     }
 
     public static async Task<Created<CreatedWebhookResponse>> Create(
-        JsonBody<CreateWebhookRequest> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+        JsonBody<CreateWebhookRequest> body, HttpContext http, OrdersDbContext db, WebhookSecrets secrets, TimeProvider clock, CancellationToken cancellation)
     {
         var now = clock.GetUtcNow();
+        var secret = WebhookEndpoint.NewSecret();
         var endpoint = new WebhookEndpoint
         {
             Id = Guid.CreateVersion7(now),
             PartnerId = http.User.PartnerId(),
             Url = body.Value.Url!,
             Events = [.. body.Value.Events!.Distinct(StringComparer.Ordinal)],
-            Secret = WebhookEndpoint.NewSecret(),
+            ProtectedSecret = secrets.Protect(secret),
             CreatedAt = now,
         };
         db.WebhookEndpoints.Add(endpoint);
         await db.SaveChangesAsync(cancellation);
         return TypedResults.Created(
             $"/v1/webhooks/{endpoint.Id}",
-            new CreatedWebhookResponse(endpoint.Id, endpoint.Url, endpoint.Events, endpoint.Enabled, endpoint.Secret, endpoint.CreatedAt));
+            new CreatedWebhookResponse(endpoint.Id, endpoint.Url, endpoint.Events, endpoint.Enabled, secret, endpoint.CreatedAt));
     }
 
     public static async Task<Ok<WebhookList>> List(HttpContext http, OrdersDbContext db, CancellationToken cancellation)
@@ -165,6 +175,26 @@ public static class WebhookEndpoints
         await db.WebhookEndpoints.Where(w => w.Id == id).ExecuteUpdateAsync(set => set.SetProperty(w => w.Enabled, true), cancellation);
         await transaction.CommitAsync(cancellation);
         return TypedResults.Accepted($"/v1/webhooks/{id}/deliveries");
+    }
+
+    public static async Task<Results<Ok<RotatedSecretResponse>, ProblemHttpResult>> RotateSecret(
+        Guid id, HttpContext http, OrdersDbContext db, WebhookSecrets secrets, TimeProvider clock, CancellationToken cancellation)
+    {
+        var partnerId = http.User.PartnerId();
+        var secret = WebhookEndpoint.NewSecret();
+        var protectedSecret = secrets.Protect(secret);
+        var until = clock.GetUtcNow() + WebhookSecrets.Overlap;
+
+        // The current secret becomes the previous one in the same statement, so two rotations at once cannot lose one.
+        var rotated = await db.WebhookEndpoints
+            .Where(w => w.Id == id && w.PartnerId == partnerId)
+            .ExecuteUpdateAsync(
+                set => set
+                    .SetProperty(w => w.ProtectedPreviousSecret, w => w.ProtectedSecret)
+                    .SetProperty(w => w.PreviousSecretUntil, until)
+                    .SetProperty(w => w.ProtectedSecret, protectedSecret),
+                cancellation);
+        return rotated == 0 ? NotFound(id) : TypedResults.Ok(new RotatedSecretResponse(id, secret, until));
     }
 
     private static ProblemHttpResult NotFound(Guid id) => Problems.Result("not_found", $"Webhook {id} not found.");

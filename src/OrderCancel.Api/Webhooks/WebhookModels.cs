@@ -2,7 +2,10 @@ using System.Security.Cryptography;
 
 namespace OrderCancel.Api.Webhooks;
 
-/// <summary>A partner's webhook endpoint (SPEC §9). The secret signs deliveries, so it is kept, and shown only once.</summary>
+/// <summary>
+/// A partner's webhook endpoint (SPEC §9). The secret signs deliveries, so it is kept, encrypted
+/// (<see cref="WebhookSecrets"/>), and shown only when it is made.
+/// </summary>
 public sealed class WebhookEndpoint
 {
     public Guid Id { get; init; }
@@ -16,7 +19,13 @@ public sealed class WebhookEndpoint
 
     public bool Enabled { get; set; } = true;
 
-    public required string Secret { get; init; }
+    /// <summary>The signing secret, encrypted with Data Protection.</summary>
+    public required string ProtectedSecret { get; set; }
+
+    /// <summary>The secret a rotation replaced, encrypted; it still signs beside the new one until <see cref="PreviousSecretUntil"/>.</summary>
+    public string? ProtectedPreviousSecret { get; set; }
+
+    public DateTimeOffset? PreviousSecretUntil { get; set; }
 
     public DateTimeOffset CreatedAt { get; init; }
 

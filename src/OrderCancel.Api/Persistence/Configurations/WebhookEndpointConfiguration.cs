@@ -13,7 +13,8 @@ public sealed class WebhookEndpointConfiguration : IEntityTypeConfiguration<Webh
         builder.HasKey(w => w.Id);
         builder.Property(w => w.Id).ValueGeneratedNever();
         builder.Property(w => w.Url).HasMaxLength(2048);
-        builder.Property(w => w.Secret).HasMaxLength(100);
+        builder.Property(w => w.ProtectedSecret).HasMaxLength(1000);
+        builder.Property(w => w.ProtectedPreviousSecret).HasMaxLength(1000);
         builder.HasIndex(w => w.PartnerId);
         builder.HasOne<Partner>().WithMany().HasForeignKey(w => w.PartnerId).OnDelete(DeleteBehavior.Cascade);
     }
