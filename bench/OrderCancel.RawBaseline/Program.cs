@@ -211,7 +211,7 @@ internal static class Raw
         {
             order.Lines.Add(new LineRow
             {
-                Id = reader.GetInt32(0),
+                Id = reader.GetInt64(0),
                 Sku = reader.GetString(1),
                 Name = reader.GetString(2),
                 Quantity = reader.GetInt32(3),
@@ -519,7 +519,7 @@ internal static class Raw
 
     public sealed class LineRow
     {
-        public int Id { get; init; }
+        public long Id { get; init; }
 
         public required string Sku { get; init; }
 
@@ -540,7 +540,7 @@ internal static class Raw
 
     public sealed record CancellationRow(
         Guid EventId,
-        List<(int LineId, int Quantity)> Items,
+        List<(long LineId, int Quantity)> Items,
         string Reason,
         DateOnly EffectiveDate,
         DateTimeOffset AppliedAt,

@@ -1,4 +1,5 @@
--- partial: cancel one unit of a random line (1 to 3) of a random order of the pool.
+-- partial: cancel one unit of a random line (1 to 3) of a random order of the pool. Line ids are unique across orders;
+-- the seeder gives the Nth line of order O the id O * 1000 + N, so the script can name one without reading the order.
 dofile("report.lua")
 
 function init(args)
@@ -7,6 +8,7 @@ function init(args)
 end
 
 function request()
-  return wrk.format("POST", "/v1/orders/" .. ids[math.random(#ids)] .. "/cancel", nil,
-    '{"reason":"out_of_stock","items":[{"line_id":' .. math.random(1, 3) .. ',"quantity":1}]}')
+  local id = ids[math.random(#ids)]
+  return wrk.format("POST", "/v1/orders/" .. id .. "/cancel", nil,
+    '{"reason":"out_of_stock","items":[{"line_id":' .. string.format("%d", id * 1000 + math.random(1, 3)) .. ',"quantity":1}]}')
 end

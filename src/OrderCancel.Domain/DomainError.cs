@@ -40,10 +40,10 @@ public static class OrderErrors
     public static readonly DomainError NoScheduledReactivation =
         new("no_scheduled_reactivation", "The order has no scheduled reactivation.");
 
-    public static DomainError LineNotFound(int lineId) =>
-        new("line_not_found", $"The order has no line {lineId}.");
+    public static DomainError LineNotFound(long lineId) =>
+        new("line_not_found", $"The order has no line {lineId}; line ids are the ones its lines carry (GET the order).");
 
-    public static DomainError QuantityExceedsRemaining(int lineId, int requested, int remaining) =>
+    public static DomainError QuantityExceedsRemaining(long lineId, int requested, int remaining) =>
         new("quantity_exceeds_remaining", $"Line {lineId} has {remaining} left to cancel; {requested} were asked for.");
 }
 

@@ -89,11 +89,17 @@ public sealed class Order
 
     public OrderAmounts Amounts => AmountsWith(Status, ShippingWaived, line => line.ActiveQuantity);
 
-    public static Order Create(Guid partnerId, NewOrder spec, DateTimeOffset now, string actor)
+    /// <param name="lineIds">One id per line of <paramref name="spec"/>, unique across all orders (persistence hands them out).</param>
+    public static Order Create(Guid partnerId, NewOrder spec, IReadOnlyList<long> lineIds, DateTimeOffset now, string actor)
     {
         if (spec.Lines.Count == 0)
         {
             throw new ArgumentException("An order needs at least one line.", nameof(spec));
+        }
+
+        if (lineIds.Count != spec.Lines.Count || lineIds.Distinct().Count() != lineIds.Count)
+        {
+            throw new ArgumentException("Each line needs an id of its own.", nameof(lineIds));
         }
 
         var order = new Order
@@ -111,7 +117,7 @@ public sealed class Order
             Metadata = spec.Metadata,
             CreatedAt = now,
         };
-        order._lines.AddRange(spec.Lines.Select((line, index) => new OrderLine(index + 1, line)));
+        order._lines.AddRange(spec.Lines.Select((line, index) => new OrderLine(lineIds[index], line)));
         order.Record(OrderEventType.OrderCreated, NewEventId(now), now, actor);
         return order;
     }

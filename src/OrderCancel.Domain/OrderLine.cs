@@ -2,7 +2,7 @@ namespace OrderCancel.Domain;
 
 public sealed class OrderLine
 {
-    internal OrderLine(int id, NewLine spec)
+    internal OrderLine(long id, NewLine spec)
     {
         Id = id;
         Sku = spec.Sku;
@@ -32,8 +32,8 @@ public sealed class OrderLine
         Sku = Name = Metadata = null!;
     }
 
-    /// <summary>Numbered from 1 within its order.</summary>
-    public int Id { get; private set; }
+    /// <summary>Unique across all orders (like Shopify's line item ids), so a line id of another order is never this order's.</summary>
+    public long Id { get; private set; }
 
     public string Sku { get; private set; }
 

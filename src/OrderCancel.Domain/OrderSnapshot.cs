@@ -58,7 +58,7 @@ public sealed record OrderSnapshot
 }
 
 public sealed record LineSnapshot(
-    int Id,
+    long Id,
     string Sku,
     string Name,
     int Quantity,

@@ -5,10 +5,10 @@ public sealed record Customer(string Ref, string Email, string FirstName, string
 public sealed record Payment(string Method, DateTimeOffset PaidAt, string? Reference);
 
 /// <summary>One line's part of a cancellation request; <see cref="Reason"/> overrides the request's.</summary>
-public sealed record CancelItem(int LineId, int Quantity, CancellationReason? Reason = null);
+public sealed record CancelItem(long LineId, int Quantity, CancellationReason? Reason = null);
 
 /// <summary>What a cancellation actually took from one line.</summary>
-public sealed record CancelledItem(int LineId, int Quantity, CancellationReason Reason);
+public sealed record CancelledItem(long LineId, int Quantity, CancellationReason Reason);
 
 /// <summary>An applied cancellation, kept on the order oldest first.</summary>
 public sealed record Cancellation

@@ -44,7 +44,7 @@ public sealed class CancellationApiTests(ApiFactory api)
         var partner = await api.NewPartnerAsync();
         var order = await partner.Client.CreateOrderAsync(NewOrder(lines: [Line("A", 3, 10m, discount: 3m, taxRate: 0.2m), Line("B", 1, 5m)]));
 
-        var response = await partner.Client.CancelAsync(order.Id(),
+        var response = await partner.Client.CancelAsync(order,
             """{"reason":"customer_request","items":[{"line_id":1,"quantity":1,"reason":"out_of_stock"}]}""");
 
         var result = await response.ShouldBeAsync(HttpStatusCode.OK);
@@ -69,7 +69,7 @@ public sealed class CancellationApiTests(ApiFactory api)
         var partner = await api.NewPartnerAsync();
         var order = await partner.Client.CreateOrderAsync();
 
-        var result = await (await partner.Client.CancelAsync(order.Id(),
+        var result = await (await partner.Client.CancelAsync(order,
             """{"reason":"out_of_stock","items":[{"line_id":2,"quantity":1}],"waive_shipping":true}""")).ShouldBeAsync(HttpStatusCode.OK);
 
         var partial = result.GetProperty("order");
@@ -84,7 +84,7 @@ public sealed class CancellationApiTests(ApiFactory api)
         var partner = await api.NewPartnerAsync();
         var order = await partner.Client.CreateOrderAsync(NewOrder(lines: [Line("A", 2, 10m)]));
 
-        var result = await (await partner.Client.CancelAsync(order.Id(),
+        var result = await (await partner.Client.CancelAsync(order,
             """{"reason":"out_of_stock","items":[{"line_id":1,"quantity":2}]}""")).ShouldBeAsync(HttpStatusCode.OK);
 
         Assert.Equal("cancelled", result.GetProperty("order").GetProperty("status").GetString());
@@ -120,9 +120,28 @@ public sealed class CancellationApiTests(ApiFactory api)
         var order = await partner.Client.CreateOrderAsync();
         var before = await api.StateAsync(order.Id());
 
-        await (await partner.Client.CancelAsync(order.Id(), body)).ShouldBeProblemAsync(HttpStatusCode.BadRequest, code);
+        await (await partner.Client.CancelAsync(order, body)).ShouldBeProblemAsync(HttpStatusCode.BadRequest, code);
 
         Assert.Equal(before, await api.StateAsync(order.Id()));
+    }
+
+    [Fact]
+    public async Task A_line_id_of_another_order_is_400_line_not_found_and_changes_neither_order()
+    {
+        var partner = await api.NewPartnerAsync();
+        var order = await partner.Client.CreateOrderAsync();
+        var other = await partner.Client.CreateOrderAsync();
+        var before = await api.StateAsync(order.Id());
+        var otherBefore = await api.StateAsync(other.Id());
+        var otherLine = other.GetProperty("lines")[0].GetProperty("id").GetInt64();
+
+        var response = await partner.Client.CancelAsync(order.Id(), $$"""{"reason":"customer_request","items":[{"line_id":{{otherLine}},"quantity":1}]}""");
+
+        await response.ShouldBeProblemAsync(HttpStatusCode.BadRequest, "line_not_found");
+        Assert.Equal(before, await api.StateAsync(order.Id()));
+        Assert.Equal(otherBefore, await api.StateAsync(other.Id()));
+        Assert.Empty(order.GetProperty("lines").EnumerateArray().Select(l => l.GetProperty("id").GetInt64())
+            .Intersect(other.GetProperty("lines").EnumerateArray().Select(l => l.GetProperty("id").GetInt64())));
     }
 
     [Fact]
@@ -174,7 +193,7 @@ public sealed class CancellationApiTests(ApiFactory api)
         var order = await partner.Client.CreateOrderAsync();
         var before = await api.StateAsync(order.Id());
 
-        await (await partner.Client.CancelAsync(order.Id(), body)).ShouldBeValidationProblemAsync(property);
+        await (await partner.Client.CancelAsync(order, body)).ShouldBeValidationProblemAsync(property);
 
         Assert.Equal(before, await api.StateAsync(order.Id()));
     }
@@ -206,7 +225,7 @@ public sealed class CancellationApiTests(ApiFactory api)
         var partner = await api.NewPartnerAsync();
         var order = await partner.Client.CreateOrderAsync();
 
-        var response = await partner.Client.CancelAsync(order.Id(), $$"""{"reason":"customer_request","effective_date":"{{Day(10)}}","items":[{"line_id":1,"quantity":1}]}""");
+        var response = await partner.Client.CancelAsync(order, $$"""{"reason":"customer_request","effective_date":"{{Day(10)}}","items":[{"line_id":1,"quantity":1}]}""");
 
         var result = await response.ShouldBeAsync(HttpStatusCode.Accepted);
         var scheduled = result.GetProperty("order");
@@ -214,7 +233,7 @@ public sealed class CancellationApiTests(ApiFactory api)
         var plan = scheduled.GetProperty("scheduled_cancellation");
         Assert.Equal(Day(10), plan.GetProperty("effective_date").GetString());
         Assert.Equal(result.GetProperty("event_id").GetGuid(), plan.GetProperty("event_id").GetGuid());
-        Assert.Equal(1, plan.GetProperty("items")[0].GetProperty("line_id").GetInt32());
+        Assert.Equal(order.GetProperty("lines")[0].GetProperty("id").GetInt64(), plan.GetProperty("items")[0].GetProperty("line_id").GetInt64());
         Assert.Empty(scheduled.GetProperty("cancellations").EnumerateArray());
         Assert.Equal(0, scheduled.GetProperty("lines")[0].GetProperty("cancelled_quantity").GetInt32());
         Assert.Equal(["order.created", "order.cancellation_scheduled"], await partner.Client.EventTypesAsync(order.Id()));
@@ -258,7 +277,7 @@ public sealed class CancellationApiTests(ApiFactory api)
     {
         var partner = await api.NewPartnerAsync();
         var order = await partner.Client.CreateOrderAsync();
-        await (await partner.Client.CancelAsync(order.Id(), """{"reason":"out_of_stock","items":[{"line_id":1,"quantity":1}]}""")).ShouldBeAsync(HttpStatusCode.OK);
+        await (await partner.Client.CancelAsync(order, """{"reason":"out_of_stock","items":[{"line_id":1,"quantity":1}]}""")).ShouldBeAsync(HttpStatusCode.OK);
         await (await partner.Client.CancelAsync(order.Id(), """{"reason":"customer_request"}""")).ShouldBeAsync(HttpStatusCode.OK);
 
         var response = await partner.Client.PostAsync($"/v1/orders/{order.Id()}/reactivate", null);
@@ -318,7 +337,7 @@ public sealed class CancellationApiTests(ApiFactory api)
 
         var now = await (await partner.Client.PostAsync($"/v1/orders/{order.Id()}/cancel/preview", Requests.Json("""{"reason":"customer_request"}"""))).ShouldBeAsync(HttpStatusCode.OK);
         var later = await (await partner.Client.PostAsync($"/v1/orders/{order.Id()}/cancel/preview",
-            Requests.Json($$"""{"reason":"customer_request","effective_date":"{{Day(2)}}","items":[{"line_id":2,"quantity":1}]}"""))).ShouldBeAsync(HttpStatusCode.OK);
+            Requests.Json(order.WithLineIds($$"""{"reason":"customer_request","effective_date":"{{Day(2)}}","items":[{"line_id":2,"quantity":1}]}""")))).ShouldBeAsync(HttpStatusCode.OK);
 
         Assert.True(now.GetProperty("allowed").GetBoolean());
         Assert.Equal(JsonValueKind.Null, now.GetProperty("code").ValueKind);

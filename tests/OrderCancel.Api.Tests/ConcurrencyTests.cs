@@ -19,7 +19,7 @@ public sealed class ConcurrencyTests(ApiFactory api)
         var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(async () =>
         {
             start.Wait();
-            return await partner.Client.CancelAsync(order.Id(), """{"reason":"out_of_stock","items":[{"line_id":1,"quantity":1}]}""");
+            return await partner.Client.CancelAsync(order, """{"reason":"out_of_stock","items":[{"line_id":1,"quantity":1}]}""");
         })).Append(Task.Run(() =>
         {
             start.Set();

@@ -102,7 +102,7 @@ public sealed class IdempotencyTests(ApiFactory api)
         var partner = await api.NewPartnerAsync();
         var order = await partner.Client.CreateOrderAsync();
         var key = Guid.NewGuid().ToString();
-        await (await partner.Client.SendAsync(Post($"/v1/orders/{order.Id()}/cancel", """{"reason":"customer_request","items":[{"line_id":1,"quantity":1}]}""", key)))
+        await (await partner.Client.SendAsync(Post($"/v1/orders/{order.Id()}/cancel", order.WithLineIds("""{"reason":"customer_request","items":[{"line_id":1,"quantity":1}]}"""), key)))
             .ShouldBeAsync(HttpStatusCode.OK);
         var before = await api.StateAsync(order.Id());
 

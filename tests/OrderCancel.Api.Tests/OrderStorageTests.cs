@@ -19,10 +19,10 @@ public sealed class OrderStorageTests(ApiFactory api)
         var partner = await api.NewPartnerAsync();
         var client = partner.Client;
         var partial = await client.CreateOrderAsync(NewOrder(lines: [Line("A", 3, 10m, discount: 3m, taxRate: 0.2m), Line("B", 1, 5m)]));
-        await (await client.CancelAsync(partial.Id(), """
+        await (await client.CancelAsync(partial, """
             {"reason":"customer_request","note":"one fewer","items":[{"line_id":1,"quantity":1,"reason":"out_of_stock"}],"waive_shipping":true}
             """)).ShouldBeAsync(HttpStatusCode.OK);
-        await (await client.CancelAsync(partial.Id(), $$"""
+        await (await client.CancelAsync(partial, $$"""
             {"reason":"duplicate_order","note":"later","effective_date":"{{Cancellations.Day(9)}}","items":[{"line_id":2,"quantity":1}]}
             """)).ShouldBeAsync(HttpStatusCode.Accepted);
         var paid = await client.PayAsync(await client.CreateOrderAsync());
@@ -54,12 +54,12 @@ public sealed class OrderStorageTests(ApiFactory api)
         await api.WithDbAsync(async db =>
         {
             var order = await db.Orders.SingleAsync(o => o.Id == created.Id());
-            var request = new CancelRequest(CancellationReason.OutOfStock, "by EF", null, [new CancelItem(1, 1)], WaiveShipping: false);
+            var request = new CancelRequest(CancellationReason.OutOfStock, "by EF", null, [new CancelItem(order.Lines[0].Id, 1)], WaiveShipping: false);
             Assert.True(order.Cancel(request, DateTimeOffset.UtcNow, "test").IsSuccess);
             return await db.SaveChangesAsync();
         });
 
-        await (await partner.Client.CancelAsync(created.Id(), """{"reason":"duplicate_order","items":[{"line_id":2,"quantity":1}]}"""))
+        await (await partner.Client.CancelAsync(created, """{"reason":"duplicate_order","items":[{"line_id":2,"quantity":1}]}"""))
             .ShouldBeAsync(HttpStatusCode.OK);
 
         var read = await partner.Client.GetOrderAsync(created.Id());

@@ -25,7 +25,8 @@ public sealed class SchedulingRaceTests(ApiFactory api)
         {
             for (var i = 0; i < 1000; i++)
             {
-                var order = Order.Create(partner.Id, Spec(), now, "api_key:seed");
+                var spec = Spec();
+                var order = Order.Create(partner.Id, spec, await db.NewLineIdsAsync(spec.Lines.Count, CancellationToken.None), now, "api_key:seed");
                 Assert.True(order.Cancel(new CancelRequest(CancellationReason.CustomerRequest, null, tomorrow, [], false), now, "api_key:seed").IsSuccess);
                 db.Orders.Add(order);
             }
@@ -62,7 +63,7 @@ public sealed class SchedulingRaceTests(ApiFactory api)
     {
         var partner = await api.NewPartnerAsync();
         var order = await partner.Client.CreateOrderAsync();
-        await (await partner.Client.CancelAsync(order.Id(), $$"""{"reason":"out_of_stock","effective_date":"{{Cancellations.Day(2)}}","items":[{"line_id":1,"quantity":1}]}"""))
+        await (await partner.Client.CancelAsync(order, $$"""{"reason":"out_of_stock","effective_date":"{{Cancellations.Day(2)}}","items":[{"line_id":1,"quantity":1}]}"""))
             .ShouldBeAsync(HttpStatusCode.Accepted);
 
         await partner.Client.RunScheduledChangesAsync(Cancellations.Day(4));

@@ -110,7 +110,7 @@ public sealed class WebhookTests(ApiFactory api)
         var (endpointId, _) = await RegisterAsync(partner, receiver.Url, "order.cancelled");
         var order = await partner.Client.CreateOrderAsync();
 
-        await (await partner.Client.CancelAsync(order.Id(), """{"reason":"out_of_stock","items":[{"line_id":1,"quantity":1}]}""")).ShouldBeAsync(HttpStatusCode.OK);
+        await (await partner.Client.CancelAsync(order, """{"reason":"out_of_stock","items":[{"line_id":1,"quantity":1}]}""")).ShouldBeAsync(HttpStatusCode.OK);
         await (await partner.Client.CancelAsync(order.Id(), """{"reason":"customer_request"}""")).ShouldBeAsync(HttpStatusCode.OK);
 
         var received = await receiver.WaitForAsync(r => r.Count >= 1);

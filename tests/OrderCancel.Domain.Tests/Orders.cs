@@ -14,8 +14,10 @@ internal static class Orders
         string currency = "EUR",
         decimal shipping = 5m,
         string timeZone = "UTC",
-        params NewLine[] lines) =>
-        Order.Create(
+        params NewLine[] lines)
+    {
+        NewLine[] specLines = lines.Length > 0 ? lines : [Line(2, 10m), Line(3, 5m)];
+        return Order.Create(
             Guid.NewGuid(),
             new NewOrder(
                 kind,
@@ -25,11 +27,13 @@ internal static class Orders
                 null,
                 "api",
                 new Customer("c", "a@b.co", "A", "B", null),
-                lines.Length > 0 ? lines : [Line(2, 10m), Line(3, 5m)],
+                specLines,
                 shipping,
                 "{}"),
+            [.. Enumerable.Range(1, specLines.Length).Select(i => (long)i)],
             Now,
             Actor);
+    }
 
     /// <summary>An order in the given status, reached through the aggregate's own methods.</summary>
     public static Order InStatus(OrderStatus status)

@@ -28,7 +28,7 @@ public sealed class CancelOrderRequest
 public sealed class CancelItemRequest
 {
     /// <example>1</example>
-    public int? LineId { get; init; }
+    public long? LineId { get; init; }
 
     /// <summary>1 up to what remains on the line.</summary>
     /// <example>1</example>

@@ -71,7 +71,7 @@ public static class OrderEndpoints
             return DuplicateReference(reference);
         }
 
-        var order = Order.Create(partnerId, spec, clock.GetUtcNow(), http.User.Actor());
+        var order = Order.Create(partnerId, spec, await db.NewLineIdsAsync(spec.Lines.Count, cancellation), clock.GetUtcNow(), http.User.Actor());
         var created = order.PendingEvents[0];
         db.Orders.Add(order);
         try

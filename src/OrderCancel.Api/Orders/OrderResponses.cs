@@ -86,7 +86,7 @@ public sealed record OrderResponse(
 public sealed record CustomerResponse(string Ref, string Email, string FirstName, string LastName, string? Phone);
 
 public sealed record LineResponse(
-    int Id,
+    long Id,
     string Sku,
     string Name,
     int Quantity,
@@ -122,7 +122,7 @@ public sealed record LineResponse(
 
 public sealed record PaymentResponse(string Method, DateTimeOffset PaidAt, string? Reference);
 
-public sealed record CancelItemResponse(int LineId, int Quantity, CancellationReason? Reason);
+public sealed record CancelItemResponse(long LineId, int Quantity, CancellationReason? Reason);
 
 /// <param name="EventId">The event that scheduled it; null only in a preview, where that event does not exist.</param>
 public sealed record ScheduledCancellationResponse(

@@ -56,13 +56,11 @@ internal static class OrderRows
     // Saving one order (a request's change) takes plain statements: PostgreSQL runs them for about half the CPU of the
     // unnest forms below, which save the scheduler's batch of hundreds of orders in three statements.
 
-    /// <summary>
-    /// Lines are numbered from 1 within their order (<see cref="Order.Create"/>), so <c>$2</c> holds each line's
-    /// cancelled quantity at its id. A line whose quantity did not change is not written.
-    /// </summary>
+    /// <summary>The lines' cancelled quantities, by line id; a line whose quantity did not change is not written.</summary>
     private const string SaveOrderLinesSql = """
-        UPDATE order_lines SET cancelled_quantity = ($2::int[])[id]
-        WHERE order_id = $1 AND cancelled_quantity <> ($2::int[])[id]
+        UPDATE order_lines AS l SET cancelled_quantity = v.cancelled_quantity
+        FROM unnest($2::bigint[], $3::int[]) AS v(id, cancelled_quantity)
+        WHERE l.order_id = $1 AND l.id = v.id AND l.cancelled_quantity <> v.cancelled_quantity
         """;
 
     /// <summary>Every column a change can touch; the version the row had when loaded guards against a lost update.</summary>
@@ -82,7 +80,7 @@ internal static class OrderRows
     /// <summary>A line whose quantity did not change is matched but not written.</summary>
     private const string SaveLinesSql = """
         UPDATE order_lines AS l SET cancelled_quantity = v.cancelled_quantity
-        FROM unnest($1::bigint[], $2::int[], $3::int[]) AS v(order_id, id, cancelled_quantity)
+        FROM unnest($1::bigint[], $2::bigint[], $3::int[]) AS v(order_id, id, cancelled_quantity)
         WHERE l.order_id = v.order_id AND l.id = v.id AND l.cancelled_quantity <> v.cancelled_quantity
         """;
 
@@ -224,14 +222,14 @@ internal static class OrderRows
 
     private static void AddSaveOne(NpgsqlBatch batch, Order order, int loadedVersion, List<OrderEventRecord> events)
     {
-        if (order.Lines.Where((line, index) => line.Id != index + 1).Any())
-        {
-            throw new InvalidOperationException($"The lines of order {order.Id} are not numbered 1 to {order.Lines.Count}.");
-        }
-
         batch.BatchCommands.Add(new NpgsqlBatchCommand(SaveOrderLinesSql)
         {
-            Parameters = { Value(order.Id), Value<int[]>([.. order.Lines.Select(line => line.CancelledQuantity)]) },
+            Parameters =
+            {
+                Value(order.Id),
+                Value<long[]>([.. order.Lines.Select(line => line.Id)]),
+                Value<int[]>([.. order.Lines.Select(line => line.CancelledQuantity)]),
+            },
         });
         batch.BatchCommands.Add(new NpgsqlBatchCommand(SaveOrderSql)
         {
@@ -279,7 +277,7 @@ internal static class OrderRows
             Parameters =
             {
                 Value<long[]>([.. changed.SelectMany(order => order.Lines.Select(_ => order.Id))]),
-                Value<int[]>([.. lines.Select(line => line.Id)]),
+                Value<long[]>([.. lines.Select(line => line.Id)]),
                 Value<int[]>([.. lines.Select(line => line.CancelledQuantity)]),
             },
         });
@@ -387,7 +385,7 @@ internal static class OrderRows
 
     /// <summary>The line columns starting at <paramref name="at"/> (<see cref="LineColumns"/>, order id first).</summary>
     private static LineSnapshot ReadLine(NpgsqlDataReader reader, int at) => new(
-        reader.GetInt32(at + 1),
+        reader.GetInt64(at + 1),
         reader.GetString(at + 2),
         reader.GetString(at + 3),
         reader.GetInt32(at + 4),

@@ -42,6 +42,10 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
         return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
     }
 
+    /// <summary>Ids for the lines of a new order, from the sequence every line id comes from (unique across orders).</summary>
+    public async Task<long[]> NewLineIdsAsync(int count, CancellationToken cancellation) =>
+        [.. await Database.SqlQuery<long>($"SELECT nextval('order_line_ids') AS \"Value\" FROM generate_series(1, {count})").ToListAsync(cancellation)];
+
     /// <summary>The partner's order, or null. Not tracked: a read.</summary>
     public Task<Order?> FindOrderAsync(Guid partnerId, long id, CancellationToken cancellation) =>
         WithConnectionAsync(connection => OrderRows.FindAsync(connection, partnerId, id, cancellation), cancellation);
@@ -92,6 +96,9 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
         }
     }
 
-    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.HasSequence<long>("order_line_ids");
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(OrdersDbContext).Assembly);
+    }
 }

@@ -62,8 +62,10 @@ public sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
         {
             line.ToTable("order_lines");
             line.WithOwner().HasForeignKey(OrderLineKey.OrderId);
-            line.HasKey(OrderLineKey.OrderId, nameof(OrderLine.Id));
+            // Line ids are unique across orders (from the order_line_ids sequence): a line id names one line, of one order.
+            line.HasKey(l => l.Id);
             line.Property(l => l.Id).ValueGeneratedNever();
+            line.HasIndex(OrderLineKey.OrderId);
             line.Property(l => l.Sku).HasMaxLength(100);
             line.Property(l => l.Name).HasMaxLength(200);
             line.Property(l => l.Metadata).HasColumnType("json");

@@ -23,6 +23,8 @@ namespace OrderCancel.Api.Persistence.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.HasSequence("order_line_ids");
+
             modelBuilder.HasSequence("orders_hilo_seq")
                 .IncrementsBy(10);
 
@@ -501,7 +503,7 @@ namespace OrderCancel.Api.Persistence.Migrations
                                 {
                                     b2.IsRequired();
 
-                                    b2.Property<int>("LineId");
+                                    b2.Property<long>("LineId");
 
                                     b2.Property<int>("Quantity");
 
@@ -562,7 +564,7 @@ namespace OrderCancel.Api.Persistence.Migrations
                                 {
                                     b2.IsRequired();
 
-                                    b2.Property<int>("LineId");
+                                    b2.Property<long>("LineId");
 
                                     b2.Property<int>("Quantity");
 
@@ -656,12 +658,8 @@ namespace OrderCancel.Api.Persistence.Migrations
 
                     b.OwnsMany("OrderCancel.Domain.OrderLine", "Lines", b1 =>
                         {
-                            b1.Property<long>("OrderId")
+                            b1.Property<long>("Id")
                                 .HasColumnType("bigint")
-                                .HasColumnName("order_id");
-
-                            b1.Property<int>("Id")
-                                .HasColumnType("integer")
                                 .HasColumnName("id");
 
                             b1.Property<int>("CancelledQuantity")
@@ -683,6 +681,10 @@ namespace OrderCancel.Api.Persistence.Migrations
                                 .HasColumnType("character varying(200)")
                                 .HasColumnName("name");
 
+                            b1.Property<long>("OrderId")
+                                .HasColumnType("bigint")
+                                .HasColumnName("order_id");
+
                             b1.Property<int>("Quantity")
                                 .HasColumnType("integer")
                                 .HasColumnName("quantity");
@@ -701,8 +703,11 @@ namespace OrderCancel.Api.Persistence.Migrations
                                 .HasColumnType("numeric")
                                 .HasColumnName("unit_price");
 
-                            b1.HasKey("OrderId", "Id")
+                            b1.HasKey("Id")
                                 .HasName("pk_order_lines");
+
+                            b1.HasIndex("OrderId")
+                                .HasDatabaseName("ix_order_lines_order_id");
 
                             b1.ToTable("order_lines", (string)null);
 
