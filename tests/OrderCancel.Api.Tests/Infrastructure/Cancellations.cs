@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
-using System.Text.RegularExpressions;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace OrderCancel.Api.Tests.Infrastructure;
 
