@@ -8,7 +8,10 @@ source scripts/lib/postgres.sh
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "Installing wrk (Debian package) for the load..." >&2
-  if [ "$(id -u)" = "0" ]; then apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
+  # A fresh machine's package lists may be empty or stale: update them first.
+  if [ "$(id -u)" = "0" ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq >/dev/null
+  $sudo apt-get install -y -qq wrk >/dev/null
 fi
 
 data=$(mktemp -d /tmp/ordercancel-bench-pg.XXXXXX)
@@ -26,8 +29,9 @@ trap cleanup EXIT
 echo "PostgreSQL on port $db_port (synchronous_commit=off: the comparison is about the code, not the disk; autovacuum off: the load generator vacuums after seeding)..." >&2
 pg_start "$data" "$db_port" shared_buffers=1GB max_connections=300 synchronous_commit=off autovacuum=off
 as_postgres psql -h "$data" -p "$db_port" -U postgres -qc "CREATE DATABASE bench"
-# Both targets get the same connection settings: the ones the service applies by default (Persistence/Database.cs).
-conn="Host=127.0.0.1;Port=$db_port;Database=bench;Username=postgres;Maximum Pool Size=128;No Reset On Close=true;Max Auto Prepare=64;Auto Prepare Min Usages=2"
+# Both targets get the same connection settings: Npgsql's safe defaults, as the service uses them (Persistence/Database.cs).
+# ORDERCANCEL_BENCH_SERVICE_CONN_EXTRA adds settings to the service's alone, e.g. to measure what a faster one would save.
+conn="Host=127.0.0.1;Port=$db_port;Database=bench;Username=postgres;Maximum Pool Size=128"
 service_conn="$conn${ORDERCANCEL_BENCH_SERVICE_CONN_EXTRA:+;$ORDERCANCEL_BENCH_SERVICE_CONN_EXTRA}"
 
 dotnet build -c Release bench/OrderCancel.Bench >/dev/null

@@ -171,7 +171,7 @@ internal sealed class Seeder(HttpClient http, NpgsqlDataSource db, string servic
                 customer_ref, cancellations, payment, scheduled_cancellation, scheduled_reactivation
             FROM orders, generate_series(1, {count}) AS g WHERE id = {template};
             INSERT INTO order_lines (id, order_id, sku, name, quantity, cancelled_quantity, unit_price, discount, tax_rate, metadata)
-            SELECT ({offset} + g) * 1000 + l.n, {offset} + g, l.sku, l.name, l.quantity, l.cancelled_quantity, l.unit_price, l.discount, l.tax_rate, l.metadata
+            SELECT ({offset} + g)::bigint * 1000 + l.n, {offset} + g, l.sku, l.name, l.quantity, l.cancelled_quantity, l.unit_price, l.discount, l.tax_rate, l.metadata
             FROM (SELECT *, row_number() OVER (ORDER BY id) AS n FROM order_lines WHERE order_id = {template}) AS l, generate_series(1, {count}) AS g;
             """);
         // Autovacuum is off in the benchmark's cluster (run.sh), so that it cannot start in one target's run and not
