@@ -27,8 +27,8 @@ public sealed class ExceptionHandler(DatabaseOutage outage, ILogger<ExceptionHan
             // The framework's own binding refusals (ours are values; see JsonBody): the client's fault, not a bug.
             problem = bad.StatusCode switch
             {
-                StatusCodes.Status413PayloadTooLarge => Problems.Create("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes."),
-                StatusCodes.Status408RequestTimeout => Problems.Create("request_timeout", "The body arrived more slowly than the server's minimum rate; send it again."),
+                StatusCodes.Status413PayloadTooLarge => Problems.Create("payload_too_large"),
+                StatusCodes.Status408RequestTimeout => Problems.Create("request_timeout"),
                 _ => Problems.Create("malformed_json", "The request could not be read."),
             };
         }
@@ -36,12 +36,12 @@ public sealed class ExceptionHandler(DatabaseOutage outage, ILogger<ExceptionHan
         {
             outage.Report(exception);
             httpContext.Response.Headers.RetryAfter = "5";
-            problem = Problems.Create("unavailable", "The database cannot be reached; try again shortly.");
+            problem = Problems.Create("unavailable");
         }
         else
         {
             logger.LogError(exception, "Unexpected fault answering {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
-            problem = Problems.Create("internal_error", "An unexpected error occurred. Quote the trace_id when reporting it.");
+            problem = Problems.Create("internal_error");
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;

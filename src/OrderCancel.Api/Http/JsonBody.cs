@@ -78,7 +78,7 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
 
         if (!context.Request.HasJsonContentType())
         {
-            return Refuse(Problems.Create("unsupported_media_type", "Send the body as application/json."));
+            return Refuse(Problems.Create("unsupported_media_type"));
         }
 
         return Parse(body.Bytes);

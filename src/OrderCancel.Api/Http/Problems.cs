@@ -43,11 +43,22 @@ public static class Problems
         ["unavailable"] = (503, "The service is temporarily unavailable"),
     };
 
+    /// <summary>The detail of refusals that say the same thing wherever they are answered (body reading, the exception handler, the framework).</summary>
+    private static readonly Dictionary<string, string> StandardDetails = new(StringComparer.Ordinal)
+    {
+        ["payload_too_large"] = $"The body may be at most {RequestLimits.MaxBodyBytes} bytes.",
+        ["request_timeout"] = "The body arrived more slowly than the server's minimum rate; send it again.",
+        ["unsupported_media_type"] = "Send the body as application/json.",
+        ["internal_error"] = "An unexpected error occurred. Quote the trace_id when reporting it.",
+        ["unavailable"] = "The database cannot be reached; try again shortly.",
+    };
+
     /// <summary>The codes clients can branch on, for documentation.</summary>
     public static IReadOnlyDictionary<string, (int Status, string Title)> Codes => Known;
 
     public static int StatusOf(string code) => Known.TryGetValue(code, out var known) ? known.Status : 400;
 
+    /// <param name="detail">What to fix; without one, the code's standard detail where it has one.</param>
     public static ProblemDetails Create(string code, string? detail = null, IDictionary<string, string[]>? errors = null)
     {
         var (status, title) = Known.TryGetValue(code, out var known) ? known : (400, code);
@@ -56,7 +67,7 @@ public static class Problems
             Type = TypeBase + code,
             Title = title,
             Status = status,
-            Detail = detail,
+            Detail = detail ?? StandardDetails.GetValueOrDefault(code),
         };
         problem.Extensions["code"] = code;
         problem.Extensions["trace_id"] = Activity.Current?.Id;
@@ -101,9 +112,9 @@ public static class Problems
         {
             StatusCodes.Status404NotFound => ("not_found", $"Nothing is at {request.Method} {request.Path}; see /swagger for the routes (order ids are whole numbers)."),
             StatusCodes.Status405MethodNotAllowed => ("method_not_allowed", $"{request.Path} does not take {request.Method}; see /swagger for the methods it takes."),
-            StatusCodes.Status413PayloadTooLarge => ("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes."),
-            StatusCodes.Status415UnsupportedMediaType => ("unsupported_media_type", "Send the body as application/json."),
-            StatusCodes.Status500InternalServerError => ("internal_error", "An unexpected error occurred. Quote the trace_id when reporting it."),
+            StatusCodes.Status413PayloadTooLarge => ("payload_too_large", StandardDetails["payload_too_large"]),
+            StatusCodes.Status415UnsupportedMediaType => ("unsupported_media_type", StandardDetails["unsupported_media_type"]),
+            StatusCodes.Status500InternalServerError => ("internal_error", StandardDetails["internal_error"]),
             _ => ("bad_request", "The request could not be read; check its path, query string and headers against /swagger."),
         };
         var known = Known[code];

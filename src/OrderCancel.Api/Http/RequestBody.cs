@@ -62,7 +62,7 @@ public static class RequestBody
             return bad.StatusCode switch
             {
                 StatusCodes.Status413PayloadTooLarge => TooLarge(),
-                StatusCodes.Status408RequestTimeout => Refused("request_timeout", "The body arrived more slowly than the server's minimum rate; send it again."),
+                StatusCodes.Status408RequestTimeout => Refused("request_timeout"),
                 _ => Refused("malformed_json", "The body ended before its announced length; send it again whole."),
             };
         }
@@ -71,8 +71,7 @@ public static class RequestBody
         return new ReadBody(bytes, Whole: true, Utf8.IsValid(bytes) ? null : Problems.Create("malformed_json", "The body is not valid UTF-8."));
     }
 
-    private static ReadBody TooLarge() =>
-        Refused("payload_too_large", $"The body may be at most {RequestLimits.MaxBodyBytes} bytes.");
+    private static ReadBody TooLarge() => Refused("payload_too_large");
 
-    private static ReadBody Refused(string code, string detail) => new([], Whole: false, Problems.Create(code, detail));
+    private static ReadBody Refused(string code, string? detail = null) => new([], Whole: false, Problems.Create(code, detail));
 }
