@@ -4,13 +4,13 @@ public static class RouteGroups
 {
     /// <summary>
     /// A versioned group as every resource declares it: its tag, who may call it, the shared validation
-    /// filter, and the 401/403 answers that authorization can give on any route.
+    /// filter, and the refusals any authenticated route can give: 401/403 from authorization, 429 from the rate
+    /// limit, 500 for a fault, 503 while the database cannot be reached.
     /// </summary>
     public static RouteGroupBuilder MapApiGroup(this IEndpointRouteBuilder app, string prefix, string tag, string policy) =>
         app.MapGroup(prefix)
             .WithTags(tag)
             .RequireAuthorization(policy)
             .AddEndpointFilterFactory(ValidationFilter.Create)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+            .Refuses("unauthenticated", "forbidden", "rate_limited", "internal_error", "unavailable");
 }

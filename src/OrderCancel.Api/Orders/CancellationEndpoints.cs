@@ -7,7 +7,7 @@ using OrderCancel.Domain;
 namespace OrderCancel.Api.Orders;
 
 /// <summary>Answer of <c>POST /v1/orders/{id}/cancel/preview</c>: would the cancellation go through, and with what effect.</summary>
-public sealed record CancelPreviewResponse(bool Allowed, string? Code, OrderResponse Order, decimal AmountReleased, bool Scheduled);
+public sealed record CancelPreviewResponse(bool Allowed, [property: SchemaRef(OpenApiSchemas.ProblemCode)] string? Code, OrderResponse Order, decimal AmountReleased, bool Scheduled);
 
 /// <summary>Cancel, preview, unschedule and reactivate (SPEC §3, §5); the rules themselves are the order's.</summary>
 public static class CancellationEndpoints
@@ -19,26 +19,33 @@ public static class CancellationEndpoints
             .WithSummary("Cancel an order in full or in part, now or on a future date")
             .WithDescription("200 when it applies now, 202 when effective_date is a later day in the order's time zone "
                 + "(the order keeps its status and gets scheduled_cancellation). Paid: 400 order_already_paid.")
-            .ProducesMutationProblems();
+            .ChangesOrder("order_already_paid", "order_already_cancelled", "line_not_found", "quantity_exceeds_remaining", "cancellation_already_scheduled")
+            .WithRequestExamples(OrderExamples.Cancel);
         orders.MapPost("/{id:long}/cancel/preview", Preview)
             .WithName("PreviewCancellation")
             .WithSummary("Would this cancellation be allowed, and what would the order look like? Changes nothing.")
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+            .WithDescription("A state rule's refusal is 200 with allowed: false and its code; a malformed body is still a 422. "
+                + "The ETag is the order's current version; ids of events that do not exist yet are null.")
+            .Refuses("order_not_found")
+            .Reads(OperationHeaders.ETag)
+            .WithRequestExamples(OrderExamples.Cancel);
         orders.MapDelete("/{id:long}/scheduled-cancellation", Unschedule)
             .WithName("UnscheduleCancellation")
             .WithSummary("Take back a scheduled cancellation")
-            .ProducesMutationProblems();
+            .WithDescription("Writes order.cancellation_unscheduled. Nothing scheduled: 400 no_scheduled_cancellation.")
+            .ChangesOrder("no_scheduled_cancellation");
         orders.MapPost("/{id:long}/reactivate", Reactivate)
             .WithName("ReactivateOrder")
             .WithSummary("Reactivate a cancelled order, now or on a future date")
             .WithDescription("Restores what the cancellation that made the order cancelled took away and returns it to its "
                 + "previous status. 202 with scheduled_reactivation when effective_date is a later day.")
-            .ProducesMutationProblems();
+            .ChangesOrder("order_not_cancelled", "reactivation_already_scheduled")
+            .WithRequestExamples(OrderExamples.Reactivate);
         orders.MapDelete("/{id:long}/scheduled-reactivation", UnscheduleReactivation)
             .WithName("UnscheduleReactivation")
             .WithSummary("Take back a scheduled reactivation")
-            .ProducesMutationProblems();
+            .WithDescription("Writes order.reactivation_unscheduled. Nothing scheduled: 400 no_scheduled_reactivation.")
+            .ChangesOrder("no_scheduled_reactivation");
         return orders;
     }
 

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using FluentValidation;
 using OrderCancel.Api.Http;
 using OrderCancel.Domain;
@@ -8,6 +9,7 @@ namespace OrderCancel.Api.Orders;
 public sealed class CancelOrderRequest
 {
     /// <example>customer_request</example>
+    [Required]
     public CancellationReason? Reason { get; init; }
 
     /// <summary>Up to 1000 characters; required when a reason is <c>other</c>.</summary>
@@ -15,7 +17,7 @@ public sealed class CancelOrderRequest
     public string? Note { get; init; }
 
     /// <summary>A day in the order's time zone. Absent or today: now (200). Later: scheduled (202).</summary>
-    /// <example>2030-01-31</example>
+    /// <example>2030-06-30</example>
     public DateOnly? EffectiveDate { get; init; }
 
     /// <summary>Lines and quantities to cancel; leave out to cancel everything that remains. Not empty.</summary>
@@ -27,11 +29,13 @@ public sealed class CancelOrderRequest
 
 public sealed class CancelItemRequest
 {
-    /// <example>1</example>
+    /// <summary>One of the order's <c>lines[].id</c>.</summary>
+    [Required]
     public long? LineId { get; init; }
 
     /// <summary>1 up to what remains on the line.</summary>
     /// <example>1</example>
+    [Required]
     public int? Quantity { get; init; }
 
     /// <summary>Overrides the request's reason for this line.</summary>
@@ -41,7 +45,7 @@ public sealed class CancelItemRequest
 /// <summary>Reactivates a cancelled order now (200) or on a future <c>effective_date</c> (202).</summary>
 public sealed class ReactivateOrderRequest : IOptionalBody
 {
-    /// <example>2030-02-01</example>
+    /// <example>2030-06-30</example>
     public DateOnly? EffectiveDate { get; init; }
 
     /// <example>Customer came back.</example>

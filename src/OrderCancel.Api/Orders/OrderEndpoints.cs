@@ -14,47 +14,41 @@ public static class OrderEndpoints
 {
     public static RouteGroupBuilder MapOrders(this IEndpointRouteBuilder app)
     {
-        var group = app.MapApiGroup("/v1/orders", "Orders", Callers.PartnerPolicy);
+        var group = app.MapApiGroup("/v1/orders", "Orders", Callers.PartnerPolicy)
+            .DescribesPath("id", "The order's id, as POST /v1/orders or GET /v1/orders answered it.");
 
         group.MapPost("/", Create)
             .WithName("CreateOrder")
             .WithSummary("Create or import an order")
             .WithDescription("One-time orders start pending, recurring ones active. A duplicate reference is a 409. "
                 + "With Prefer: return=minimal the answer is {event_id, order_id, status}.")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+            .Refuses("duplicate_reference")
+            .Reads(OperationHeaders.Prefer | OperationHeaders.ETag)
+            .WithRequestExamples(OrderExamples.Create);
         group.MapGet("/{id:long}", Get)
             .WithName("GetOrder")
             .WithSummary("Get an order")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .WithDescription("Its `ETag` is the order's version, for `If-Match` on a change. Another partner's order is 404 like an unknown id.")
+            .Refuses("order_not_found")
+            .Reads(OperationHeaders.ETag);
         group.MapGet("/", List)
             .WithName("ListOrders")
             .WithSummary("List orders, newest first")
-            .WithDescription("Filter by status, kind, customer_ref or reference; page with limit and the opaque next_cursor.")
-            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+            .WithDescription("Filter by status, kind, customer_ref or reference; page with limit and the opaque next_cursor "
+                + "(null on the last page). A bad filter, limit or cursor is a 422.");
         group.MapPost("/{id:long}/payments", Pay)
             .WithName("PayOrder")
             .WithSummary("Mark a pending one-time order paid")
             .WithDescription("amount must equal amount_due. Other statuses and recurring orders: 400 order_not_payable.")
-            .ProducesMutationProblems();
+            .ChangesOrder("order_not_payable")
+            .WithRequestExamples(OrderExamples.Pay);
         group.MapGet("/{id:long}/events", Events)
             .WithName("ListOrderEvents")
             .WithSummary("The order's events, oldest first")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .WithDescription("Each event's data is the order as it stood right after the change, exactly as webhooks carry it.")
+            .Refuses("order_not_found");
         return group.MapCancellations();
     }
-
-    /// <summary>The refusals every order mutation can answer. Prefer: return=minimal answers {event_id, order_id, status}.</summary>
-    public static RouteHandlerBuilder ProducesMutationProblems(this RouteHandlerBuilder builder) => builder
-        .ProducesProblem(StatusCodes.Status400BadRequest)
-        .ProducesProblem(StatusCodes.Status404NotFound)
-        .ProducesProblem(StatusCodes.Status412PreconditionFailed)
-        .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-        .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-        .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
 
     public static async Task<Results<Created<MinimalChangeResponse>, Created<OrderResponse>, ProblemHttpResult>> Create(
         JsonBody<CreateOrderRequest> body,

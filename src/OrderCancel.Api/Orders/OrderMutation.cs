@@ -47,13 +47,7 @@ public static class OrderMutation
     {
         http.Response.SetETag(order.Version);
         var location = $"/v1/orders/{order.Id}";
-        if (http.PrefersMinimal())
-        {
-            var minimal = new MinimalChangeResponse(change.Event.Id, order.Id, order.Status);
-            return change.Scheduled ? TypedResults.Accepted(location, minimal) : TypedResults.Ok(minimal);
-        }
-
-        var full = new OrderChangeResponse(change.Event.Id, OrderResponse.From(order));
-        return change.Scheduled ? TypedResults.Accepted(location, full) : TypedResults.Ok(full);
+        var answer = OrderChangeResponse.Of(change.Event.Id, order, http.PrefersMinimal());
+        return change.Scheduled ? TypedResults.Accepted(location, answer) : TypedResults.Ok(answer);
     }
 }

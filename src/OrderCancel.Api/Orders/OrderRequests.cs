@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
 using OrderCancel.Api.Http;
@@ -9,10 +11,12 @@ namespace OrderCancel.Api.Orders;
 public sealed class CreateOrderRequest
 {
     /// <example>one_time</example>
+    [Required]
     public OrderKind? Kind { get; init; }
 
     /// <summary>ISO 4217 code; amounts may not have more decimals than it allows.</summary>
     /// <example>EUR</example>
+    [Required]
     public string? Currency { get; init; }
 
     /// <summary>IANA time zone; effective dates are days in it. Default <c>UTC</c>.</summary>
@@ -30,9 +34,11 @@ public sealed class CreateOrderRequest
     /// <example>web</example>
     public string? Channel { get; init; }
 
+    [Required]
     public CustomerRequest? Customer { get; init; }
 
     /// <summary>1 to 500 lines.</summary>
+    [Required]
     public List<LineRequest>? Lines { get; init; }
 
     /// <example>4.90</example>
@@ -45,15 +51,19 @@ public sealed class CreateOrderRequest
 public sealed class CustomerRequest
 {
     /// <example>cus_8842</example>
+    [Required]
     public string? Ref { get; init; }
 
     /// <example>ada@example.com</example>
+    [Required]
     public string? Email { get; init; }
 
     /// <example>Ada</example>
+    [Required]
     public string? FirstName { get; init; }
 
     /// <example>Lovelace</example>
+    [Required]
     public string? LastName { get; init; }
 
     /// <example>+33 6 12 34 56 78</example>
@@ -63,15 +73,19 @@ public sealed class CustomerRequest
 public sealed class LineRequest
 {
     /// <example>SKU-RED-M</example>
+    [Required]
     public string? Sku { get; init; }
 
     /// <example>Red T-shirt, M</example>
+    [Required]
     public string? Name { get; init; }
 
     /// <example>3</example>
+    [Required]
     public int? Quantity { get; init; }
 
     /// <example>19.90</example>
+    [Required]
     public decimal? UnitPrice { get; init; }
 
     /// <summary>For the whole line at full quantity; at most quantity × unit_price. Default 0.</summary>
@@ -90,9 +104,11 @@ public sealed class LineRequest
 public sealed class PayOrderRequest
 {
     /// <example>card</example>
+    [Required]
     public string? Method { get; init; }
 
     /// <example>58.70</example>
+    [Required]
     public decimal? Amount { get; init; }
 
     /// <summary>The payment provider's id for the payment.</summary>
@@ -103,22 +119,26 @@ public sealed class PayOrderRequest
 /// <summary>Filters and paging for <c>GET /v1/orders</c>; newest first.</summary>
 public sealed class ListOrdersQuery
 {
-    /// <summary>pending, paid, active or cancelled.</summary>
     [FromQuery(Name = "status")]
+    [SchemaRef(nameof(OrderStatus))]
     public string? Status { get; init; }
 
-    /// <summary>one_time or recurring.</summary>
     [FromQuery(Name = "kind")]
+    [SchemaRef(nameof(OrderKind))]
     public string? Kind { get; init; }
 
+    /// <summary>The customer's <c>ref</c>, exactly.</summary>
     [FromQuery(Name = "customer_ref")]
     public string? CustomerRef { get; init; }
 
+    /// <summary>The order's <c>reference</c>, exactly.</summary>
     [FromQuery(Name = "reference")]
     public string? Reference { get; init; }
 
     /// <summary>1 to 100; default 20.</summary>
     [FromQuery(Name = "limit")]
+    [Range(1, 100)]
+    [DefaultValue(DefaultLimit)]
     public string? Limit { get; init; }
 
     /// <summary>The <c>next_cursor</c> of the previous page.</summary>

@@ -173,22 +173,43 @@ public sealed record CancellationResponse(
         cancellation.Actor);
 }
 
-/// <summary>What a mutation answers: the event it wrote and the order as it now stands.</summary>
-public sealed record OrderChangeResponse(Guid EventId, OrderResponse Order);
+/// <summary>
+/// What a mutation answers: the event it wrote, the order's id and status, and the order as it now stands, which a
+/// <c>Prefer: return=minimal</c> answer leaves out.
+/// </summary>
+/// <param name="Order">Absent under <c>Prefer: return=minimal</c>.</param>
+public sealed record OrderChangeResponse(
+    Guid EventId,
+    long OrderId,
+    OrderStatus Status,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] OrderResponse? Order)
+{
+    public static OrderChangeResponse Of(Guid eventId, Order order, bool minimal) =>
+        new(eventId, order.Id, order.Status, minimal ? null : OrderResponse.From(order));
+}
 
-/// <summary>What a mutation answers under <c>Prefer: return=minimal</c>.</summary>
+/// <summary>What a creation answers under <c>Prefer: return=minimal</c>: the event it wrote, the new order's id and status.</summary>
 public sealed record MinimalChangeResponse(Guid EventId, long OrderId, OrderStatus Status);
 
 public sealed record OrderPage(IReadOnlyList<OrderResponse> Data, string? NextCursor);
 
-public sealed record EventResponse(Guid Id, string Type, long OrderId, DateTimeOffset OccurredAt, string Actor, RawJson Data);
+/// <param name="Actor"><c>api_key:&lt;key id&gt;</c>, <c>scheduler</c> or <c>admin</c>.</param>
+/// <param name="Data">The order as it stood right after the change, exactly as webhooks carry it.</param>
+public sealed record EventResponse(
+    Guid Id,
+    [property: SchemaRef(OpenApiSchemas.EventType)] string Type,
+    long OrderId,
+    DateTimeOffset OccurredAt,
+    string Actor,
+    [property: SchemaRef(nameof(EventData))] RawJson Data);
 
 public sealed record EventList(IReadOnlyList<EventResponse> Data);
 
 /// <summary>The <c>data</c> of an event: the order after the change, and for a failed scheduled cancellation the reason code.</summary>
+/// <param name="Code">Only in <c>order.scheduled_cancellation_failed</c>: the state rule that refused the change.</param>
 public sealed record EventData(
     OrderResponse Order,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Code)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), SchemaRef(OpenApiSchemas.ProblemCode)] string? Code)
 {
     public static string Serialize(Order order, OrderEvent recorded) =>
         JsonSerializer.Serialize(new EventData(OrderResponse.From(order), recorded.FailureCode), Json.Options);

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -6,7 +7,12 @@ using OrderCancel.Api.Persistence;
 
 namespace OrderCancel.Api.Partners;
 
-public sealed record CreatePartnerRequest(string? Name);
+public sealed class CreatePartnerRequest
+{
+    /// <example>Acme Insurance</example>
+    [Required]
+    public string? Name { get; init; }
+}
 
 public sealed record IssueKeyRequest : IOptionalBody;
 
@@ -25,18 +31,24 @@ public static class AdminEndpoints
 {
     public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app)
     {
-        var group = app.MapApiGroup("/v1/admin", "Admin", Callers.AdminPolicy);
+        var group = app.MapApiGroup("/v1/admin", "Admin", Callers.AdminPolicy)
+            .DescribesPath("id", "The partner's id, as POST /v1/admin/partners answered it.")
+            .DescribesPath("keyId", "The key's id (not the key itself), as the answer that issued it gave it.");
 
         group.MapPost("/partners", CreatePartner)
+            .WithName("CreatePartner")
             .WithSummary("Create a partner with its first API key")
-            .WithDescription("The key is shown only in this response; store it.")
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .WithDescription("Admin key only. The key is shown only in this response; store it.");
         group.MapPost("/partners/{id:guid}/keys", IssueKey)
+            .WithName("IssueKey")
             .WithSummary("Issue another API key for a partner")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .WithDescription("Admin key only. The key is shown only in this response; the partner's other keys keep working.")
+            .Refuses("not_found");
         group.MapDelete("/keys/{keyId:guid}", RevokeKey)
+            .WithName("RevokeKey")
             .WithSummary("Revoke an API key; it answers 401 from then on")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .WithDescription("Admin key only. Answers 204.")
+            .Refuses("not_found");
         return group;
     }
 

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Nodes;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using OrderCancel.Api.Http;
@@ -19,7 +21,8 @@ public sealed class TestCancelRequest : IOptionalBody
 /// <summary>Applies every scheduled change of the caller's orders due by <c>as_of</c>: time travel for QA.</summary>
 public sealed class RunScheduledChangesRequest
 {
-    /// <example>2030-01-31T00:00:00Z</example>
+    /// <example>2030-06-30T23:00:00Z</example>
+    [Required]
     public DateTimeOffset? AsOf { get; init; }
 }
 
@@ -33,17 +36,24 @@ public static class TestEndpoints
 {
     public static RouteGroupBuilder MapTestEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapApiGroup("/v1/test", "Testing", Callers.PartnerPolicy);
+        var group = app.MapApiGroup("/v1/test", "Testing", Callers.PartnerPolicy)
+            .Refuses("test_endpoints_disabled")
+            .DescribesPath("id", "The order's id, as POST /v1/orders or GET /v1/orders answered it.");
 
         group.MapPost("/orders/{id:long}/cancel", Cancel)
             .WithName("TestCancelOrder")
             .WithSummary("Cancel the whole order now to fire order.cancelled (test environments only)")
             .WithDescription("Works on any status but cancelled, paid orders included; the cancellation is marked test: true.")
-            .ProducesMutationProblems();
+            .ChangesOrder("order_already_cancelled")
+            .WithRequestExamples(new RequestExample("qa", "Fire order.cancelled", JsonNode.Parse("""{ "reason": "other" }""")!));
         group.MapPost("/scheduled-changes/run", Run)
             .WithName("RunScheduledChanges")
             .WithSummary("Apply your orders' scheduled changes due by as_of (test environments only)")
-            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
+            .WithDescription("Time travel for QA: applies now what the scheduler would apply by as_of, and answers the counts.")
+            .WithRequestExamples(new RequestExample(
+                "after_scheduled",
+                "Apply what the scheduled examples scheduled",
+                JsonNode.Parse($$"""{ "as_of": "{{OrderExamples.ScheduledDate}}T23:00:00Z" }""")!));
         return group;
     }
 

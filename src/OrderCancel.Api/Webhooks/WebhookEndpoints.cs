@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Nodes;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -13,17 +15,19 @@ public sealed class CreateWebhookRequest
 {
     /// <summary>https, or http to a loopback address where the service allows it (Development).</summary>
     /// <example>https://partner.example/hooks/ordercancel</example>
+    [Required]
     public string? Url { get; init; }
 
     /// <summary>Event types such as <c>order.cancelled</c>, or <c>["*"]</c> for all.</summary>
-    /// <example>["order.cancelled", "order.partially_cancelled"]</example>
+    [Required]
+    [SchemaRef(OpenApiSchemas.EventTypeOrAll)]
     public List<string>? Events { get; init; }
 }
 
-public sealed record WebhookResponse(Guid Id, string Url, IReadOnlyList<string> Events, bool Enabled, DateTimeOffset CreatedAt);
+public sealed record WebhookResponse(Guid Id, string Url, [property: SchemaRef(OpenApiSchemas.EventTypeOrAll)] IReadOnlyList<string> Events, bool Enabled, DateTimeOffset CreatedAt);
 
 /// <summary>Only in the answer that creates the endpoint: the signing secret.</summary>
-public sealed record CreatedWebhookResponse(Guid Id, string Url, IReadOnlyList<string> Events, bool Enabled, string Secret, DateTimeOffset CreatedAt);
+public sealed record CreatedWebhookResponse(Guid Id, string Url, [property: SchemaRef(OpenApiSchemas.EventTypeOrAll)] IReadOnlyList<string> Events, bool Enabled, string Secret, DateTimeOffset CreatedAt);
 
 public sealed record WebhookList(IReadOnlyList<WebhookResponse> Data);
 
@@ -33,7 +37,7 @@ public sealed record RotatedSecretResponse(Guid Id, string Secret, DateTimeOffse
 public sealed record DeliveryResponse(
     Guid Id,
     Guid EventId,
-    string EventType,
+    [property: SchemaRef(OpenApiSchemas.EventType)] string EventType,
     DeliveryStatus Status,
     int Attempts,
     int? LastResponseCode,
@@ -62,30 +66,40 @@ public static class WebhookEndpoints
 {
     public static RouteGroupBuilder MapWebhooks(this IEndpointRouteBuilder app)
     {
-        var group = app.MapApiGroup("/v1/webhooks", "Webhooks", Callers.PartnerPolicy);
+        var group = app.MapApiGroup("/v1/webhooks", "Webhooks", Callers.PartnerPolicy)
+            .DescribesPath("id", "The endpoint's id, as POST /v1/webhooks or GET /v1/webhooks answered it.")
+            .DescribesPath("deliveryId", "A delivery's id, from GET /v1/webhooks/{id}/deliveries.");
 
         group.MapPost("/", Create)
             .WithName("CreateWebhook")
             .WithSummary("Register an endpoint; the signing secret is shown only in this answer")
             .WithDescription("Deliveries are POSTed with the Standard Webhooks headers webhook-id, webhook-timestamp and "
-                + "webhook-signature (v1, base64 HMAC-SHA256 of id.timestamp.body, keyed with the secret after whsec_).")
-            .ProducesValidationProblem(StatusCodes.Status422UnprocessableEntity);
-        group.MapGet("/", List).WithName("ListWebhooks").WithSummary("Your endpoints (without secrets)");
+                + "webhook-signature (v1, base64 HMAC-SHA256 of id.timestamp.body, keyed with the secret after whsec_); "
+                + "the payloads are the event callback below.")
+            .WithRequestExamples(new RequestExample("cancellations", "Cancellations only", JsonNode.Parse("""
+                { "url": "https://partner.example/hooks/ordercancel", "events": ["order.cancelled", "order.partially_cancelled"] }
+                """)!));
+        group.MapGet("/", List)
+            .WithName("ListWebhooks").WithSummary("Your endpoints (without secrets)")
+            .WithDescription("Oldest first. A receiver that answered 410 shows enabled: false.");
         group.MapDelete("/{id:guid}", Delete)
             .WithName("DeleteWebhook").WithSummary("Remove an endpoint and its pending deliveries")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .WithDescription("Answers 204; events that occur afterwards are not delivered to it.")
+            .Refuses("not_found");
         group.MapGet("/{id:guid}/deliveries", Deliveries)
             .WithName("ListDeliveries").WithSummary("One entry per event sent to the endpoint, newest first")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .WithDescription("The latest 500: status, attempts, the last response code and when the next attempt is due.")
+            .Refuses("not_found");
         group.MapPost("/{id:guid}/rotate-secret", RotateSecret)
             .WithName("RotateWebhookSecret")
             .WithSummary("Replace the signing secret; the new one is shown only in this answer")
             .WithDescription("For 24 hours every delivery carries two signatures, the old secret's and the new one's "
                 + "(webhook-signature: v1,<old> v1,<new>), so a receiver can switch to the new secret at its own pace.")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .Refuses("not_found");
         group.MapPost("/{id:guid}/deliveries/{deliveryId:guid}/retry", Retry)
             .WithName("RetryDelivery").WithSummary("Send a delivery again now (re-enables the endpoint)")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .WithDescription("Answers 202; the delivery is pending again with a fresh 24 h of retries.")
+            .Refuses("not_found");
         return group;
     }
 

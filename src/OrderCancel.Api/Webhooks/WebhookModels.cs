@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Orders;
 
 namespace OrderCancel.Api.Webhooks;
 
@@ -69,3 +71,16 @@ public sealed class WebhookDelivery
 
     public DateTimeOffset CreatedAt { get; init; }
 }
+
+/// <summary>
+/// What a delivery POSTs (SPEC §9), as the OpenAPI document describes it: <c>WebhookSignature.Body</c> writes
+/// the same JSON (the stored event's data as it is) without building this record.
+/// </summary>
+/// <param name="Id">The event's id, also sent as <c>webhook-id</c>.</param>
+/// <param name="Timestamp">When the event occurred.</param>
+/// <param name="Data">The order as it stood right after the change.</param>
+public sealed record WebhookMessage(
+    Guid Id,
+    [property: SchemaRef(OpenApiSchemas.EventType)] string Type,
+    DateTimeOffset Timestamp,
+    EventData Data);
