@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Nodes;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -38,11 +39,13 @@ public static class AdminEndpoints
         group.MapPost("/partners", CreatePartner)
             .WithName("CreatePartner")
             .WithSummary("Create a partner with its first API key")
-            .WithDescription("Admin key only. The key is shown only in this response; store it.");
+            .WithDescription("Admin key only. The key is shown only in this response; store it.")
+            .WithRequestExamples(new RequestExample("partner", "A new partner", JsonNode.Parse("""{ "name": "Acme Insurance" }""")!));
         group.MapPost("/partners/{id:guid}/keys", IssueKey)
             .WithName("IssueKey")
             .WithSummary("Issue another API key for a partner")
             .WithDescription("Admin key only. The key is shown only in this response; the partner's other keys keep working.")
+            .WithRequestExamples(new RequestExample("key", "No options: an empty body or {} will do", new JsonObject()))
             .Refuses("not_found");
         group.MapDelete("/keys/{keyId:guid}", RevokeKey)
             .WithName("RevokeKey")
