@@ -29,4 +29,20 @@ if [ -z "${ConnectionStrings__Orders:-}" ]; then
   fi
 fi
 
+# What the OpenAPI tests need besides .NET: Kiota (local tool manifest, run at build time), Spectral, Redocly and
+# openapi-typescript (tools/openapi, from its lock file), and a browser for Swagger UI (Debian's chromium, never one
+# a test tool downloads).
+dotnet tool restore >/dev/null
+if ! command -v npm >/dev/null 2>&1; then
+  echo "Need Node.js and npm for the OpenAPI linters (tools/openapi)." >&2
+  exit 1
+fi
+npm ci --prefix tools/openapi --no-audit --no-fund --loglevel=error >/dev/null
+if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "Installing Chromium (Debian package) for the Swagger UI browser test..." >&2
+  if [ "$(id -u)" = "0" ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq >/dev/null
+  $sudo apt-get install -y -qq chromium >/dev/null
+fi
+
 dotnet test OrderCancel.sln -c Release "$@"
