@@ -129,13 +129,13 @@ public sealed class SchedulingWorkerTests(SchedulingWorkerTests.WorkerApi api) :
             ["Scheduling:PollInterval"] = PollInterval.ToString(),
         };
 
-        /// <summary>Moves the clock on by one poll interval and waits until the worker's sweep has finished.</summary>
+        /// <summary>Moves the clock on by one poll interval and waits until a sweep as of the new time has finished.</summary>
         public async Task TickAsync()
         {
             var worker = Services.GetServices<IHostedService>().OfType<ScheduledChangeWorker>().Single();
-            var before = worker.SweepsCompleted;
             Clock.Advance(PollInterval);
-            await Eventually.TrueAsync(() => worker.SweepsCompleted != before, () => "The worker did not sweep after its tick.");
+            var now = Clock.GetUtcNow();
+            await Eventually.TrueAsync(() => worker.LastSweptAsOf >= now, () => $"The worker did not sweep as of {now:O} after its tick.");
         }
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)

@@ -87,10 +87,14 @@ public sealed class ScheduledChangeWorker(
     DatabaseOutage outage,
     ILogger<ScheduledChangeWorker> logger) : BackgroundService
 {
-    private int _sweepsCompleted;
+    private long _lastSweptAsOf = DateTimeOffset.MinValue.UtcTicks;
 
-    /// <summary>How many sweeps have finished, successful or not; lets a caller know a tick's work is done.</summary>
-    public int SweepsCompleted => Volatile.Read(ref _sweepsCompleted);
+    /// <summary>
+    /// The clock reading the latest finished sweep (successful or not) applied changes as of; lets a caller know the
+    /// work due by a given instant is done, which a count of sweeps cannot (a sweep that began before the clock moved
+    /// may finish after it).
+    /// </summary>
+    public DateTimeOffset LastSweptAsOf => new(Volatile.Read(ref _lastSweptAsOf), TimeSpan.Zero);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -98,9 +102,10 @@ public sealed class ScheduledChangeWorker(
         using var timer = new PeriodicTimer(interval, clock);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
+            var now = clock.GetUtcNow();
             try
             {
-                var result = await runner.ApplyDueAsync(clock.GetUtcNow(), partnerId: null, stoppingToken);
+                var result = await runner.ApplyDueAsync(now, partnerId: null, stoppingToken);
                 if (result.Applied + result.Failed > 0)
                 {
                     logger.LogInformation("Applied {Applied} scheduled changes; {Failed} failed their rules", result.Applied, result.Failed);
@@ -117,7 +122,7 @@ public sealed class ScheduledChangeWorker(
             }
             finally
             {
-                Interlocked.Increment(ref _sweepsCompleted);
+                Volatile.Write(ref _lastSweptAsOf, now.UtcTicks);
             }
         }
     }
