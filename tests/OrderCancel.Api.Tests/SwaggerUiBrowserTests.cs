@@ -15,7 +15,7 @@ public sealed class SwaggerUiBrowserTests(DatabaseOnly database) : IClassFixture
     private static readonly string Chromium = Environment.GetEnvironmentVariable("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 
     [Fact]
-    public async Task Authorize_with_the_demo_key_then_try_out_the_create_example_answers_201_in_the_page()
+    public async Task Authorize_with_the_demo_key_then_the_create_example_answers_201_and_the_payment_example_pays_that_order()
     {
         Assert.True(File.Exists(Chromium), $"No Chromium at {Chromium}: ./scripts/test.sh installs Debian's chromium package, or set CHROMIUM_PATH.");
         using var service = await ServiceProcess.StartAsync(database.ConnectionString, new Dictionary<string, string>
@@ -49,5 +49,15 @@ public sealed class SwaggerUiBrowserTests(DatabaseOnly database) : IClassFixture
         var body = await create.Locator(".live-responses-table .response-col_description pre").First.InnerTextAsync();
         Assert.Contains("\"status\": \"pending\"", body);
         Assert.Contains("\"total\": 61.66", body);
+
+        // The payment example pays the order the create example made: only its id is typed in.
+        var id = System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("id").GetInt64();
+        var pay = page.Locator("#operations-Orders-PayOrder");
+        await pay.Locator(".opblock-summary").ClickAsync();
+        await pay.Locator("button.try-out__btn").ClickAsync();
+        await pay.Locator("tr[data-param-name='id'] input").FillAsync(id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await pay.Locator("button.execute").ClickAsync();
+        await Assertions.Expect(pay.Locator(".live-responses-table .response .response-col_status").First).ToHaveTextAsync("200");
+        Assert.Contains("\"status\": \"paid\"", await pay.Locator(".live-responses-table .response-col_description pre").First.InnerTextAsync());
     }
 }

@@ -58,7 +58,7 @@ public static class Problems
 
     public static int StatusOf(string code) => Known.TryGetValue(code, out var known) ? known.Status : 400;
 
-    /// <param name="detail">What to fix; without one, the code's standard detail where it has one.</param>
+    /// <param name="detail">What to fix; without one, the code's standard detail, else its title.</param>
     public static ProblemDetails Create(string code, string? detail = null, IDictionary<string, string[]>? errors = null)
     {
         var (status, title) = Known.TryGetValue(code, out var known) ? known : (400, code);
@@ -67,7 +67,8 @@ public static class Problems
             Type = TypeBase + code,
             Title = title,
             Status = status,
-            Detail = detail ?? StandardDetails.GetValueOrDefault(code),
+            // The document promises every problem a detail; the title says it when nothing more specific does.
+            Detail = detail ?? StandardDetails.GetValueOrDefault(code) ?? title,
         };
         problem.Extensions["code"] = code;
         problem.Extensions["trace_id"] = Activity.Current?.Id;

@@ -346,8 +346,8 @@ public static class OpenApi
             Description = "Any unique string (a UUID will do), 1 to 255 characters. The first answer is kept 24 h: a retry of "
                 + "the same request gets it again with `Idempotent-Replayed: true`; the same key on a different request is 422 "
                 + "`idempotency_key_reused`; while the first is still running, 409 `idempotency_key_in_use`. 5xx answers are not kept.",
+            // No example: Swagger UI would fill it into every "Try it out", so each call after the first would reuse one key.
             Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = Idempotency.MaxKeyLength },
-            Example = JsonValue.Create("4f6c1a9e-3b7d-4f57-9a41-0d2d8c7e5b10"),
         };
 
         public static OpenApiParameter IfMatch() => new()
@@ -355,9 +355,8 @@ public static class OpenApi
             Name = "If-Match",
             In = ParameterLocation.Header,
             Description = "The order's `ETag` (`\"<version>\"`) as you last read it: the change applies only if the order has "
-                + "not changed since, else 412 `version_mismatch`.",
+                + "not changed since, else 412 `version_mismatch`. Leave it out to change the order whatever its version.",
             Schema = new OpenApiSchema { Type = JsonSchemaType.String },
-            Example = JsonValue.Create("\"1\""),
         };
 
         public static OpenApiParameter Prefer() => new()
