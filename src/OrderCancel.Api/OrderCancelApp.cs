@@ -13,6 +13,7 @@ using OrderCancel.Api.Orders;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Persistence;
 using OrderCancel.Api.Scheduling;
+using OrderCancel.Api.Telemetry;
 using OrderCancel.Api.Testing;
 using OrderCancel.Api.Webhooks;
 using Serilog;
@@ -22,21 +23,8 @@ namespace OrderCancel.Api;
 /// <summary>The composition root: services, then the request pipeline.</summary>
 public static class OrderCancelApp
 {
-    private static readonly Lazy<ActivityListener> RequestActivities = new(() =>
-    {
-        // Hosting starts a request Activity only when someone listens; logs and problem details need its trace id.
-        var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.PropagationData,
-        };
-        ActivitySource.AddActivityListener(listener);
-        return listener;
-    });
-
     public static WebApplicationBuilder AddOrderCancel(this WebApplicationBuilder builder)
     {
-        _ = RequestActivities.Value;
         var services = builder.Services;
         var configuration = builder.Configuration;
 
@@ -44,7 +32,8 @@ public static class OrderCancelApp
             .ReadFrom.Configuration(configuration)
             .ReadFrom.Services(provider)
             .Enrich.FromLogContext()
-            .Enrich.With<CardNumberMasking>(),
+            .Enrich.With<CardNumberMasking>()
+            .WriteToConsole(configuration),
             preserveStaticLogger: true);
         CachedLoggerFactory.Decorate(services);
 
@@ -84,7 +73,9 @@ public static class OrderCancelApp
         services.AddSingleton<IdempotencyPurge>();
         services.AddHostedService(provider => provider.GetRequiredService<IdempotencyPurge>());
         services.Configure<WebhookOptions>(configuration.GetSection("Webhooks"));
+        // The dispatcher logs each attempt once, without the URL (it may carry a partner's token): no HttpClient log lines.
         services.AddHttpClient(WebhookDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers()
             .ConfigurePrimaryHttpMessageHandler(provider => WebhookDispatcher.CreateHandler(() =>
                 WebhookUrls.AllowsInsecureLoopback(
                     provider.GetRequiredService<IOptionsMonitor<WebhookOptions>>().CurrentValue,
@@ -94,6 +85,7 @@ public static class OrderCancelApp
         services.AddSingleton<ScheduledChangeRunner>();
         services.AddHostedService<ScheduledChangeWorker>();
 
+        services.AddOrderCancelTelemetry(configuration);
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddOrderCancelOpenApi();
         return builder;
@@ -115,6 +107,7 @@ public static class OrderCancelApp
                 diagnostics.Set("TraceId", Activity.Current?.TraceId.ToString());
             };
         });
+        app.UseOrderCancelTelemetry();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseOrderCancelOpenApi();

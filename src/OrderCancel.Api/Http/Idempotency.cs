@@ -29,7 +29,7 @@ public sealed class Idempotency(RequestDelegate next)
 
     private const string Savepoint = "idempotent_request";
 
-    public async Task InvokeAsync(HttpContext context, OrdersDbContext db, TimeProvider clock)
+    public async Task InvokeAsync(HttpContext context, OrdersDbContext db, TimeProvider clock, Telemetry.OrderCancelMetrics metrics)
     {
         var request = context.Request;
         if (!(HttpMethods.IsPost(request.Method) || HttpMethods.IsDelete(request.Method))
@@ -69,7 +69,13 @@ public sealed class Idempotency(RequestDelegate next)
 
         if (claim.Kept is { } kept)
         {
-            await (kept.Fingerprint.AsSpan().SequenceEqual(fingerprint)
+            var replay = kept.Fingerprint.AsSpan().SequenceEqual(fingerprint);
+            if (replay)
+            {
+                metrics.IdempotentReplay();
+            }
+
+            await (replay
                     ? (IResult)new Replay(kept)
                     : Problems.Result("idempotency_key_reused", "This Idempotency-Key was used for a different request; use a new key."))
                 .ExecuteAsync(context);

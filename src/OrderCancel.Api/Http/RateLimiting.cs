@@ -33,6 +33,7 @@ public static class RateLimiting
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
                 var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 var response = rejected.HttpContext.Response;
+                rejected.HttpContext.RequestServices.GetRequiredService<Telemetry.OrderCancelMetrics>().RateLimited();
                 response.StatusCode = StatusCodes.Status429TooManyRequests;
                 response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 await Problems.Result("rate_limited", $"Slow down: at most {PermitsPerSecond(rejected.HttpContext)} requests a second. Retry after {seconds} s.")

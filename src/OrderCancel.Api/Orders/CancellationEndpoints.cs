@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Persistence;
+using OrderCancel.Api.Telemetry;
 using OrderCancel.Domain;
 
 namespace OrderCancel.Api.Orders;
@@ -49,11 +50,20 @@ public static class CancellationEndpoints
         return orders;
     }
 
-    public static Task<OrderChangeResults> Cancel(
-        long id, JsonBody<CancelOrderRequest> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+    public static async Task<OrderChangeResults> Cancel(
+        long id,
+        JsonBody<CancelOrderRequest> body,
+        HttpContext http,
+        OrdersDbContext db,
+        TimeProvider clock,
+        OrderCancelMetrics metrics,
+        CancellationToken cancellation)
     {
         var request = ToDomain(body.Value);
-        return OrderMutation.Run(http, db, clock, id, (order, now) => order.Cancel(request, now, http.User.Actor()), cancellation);
+        var result = await OrderMutation.Run(http, db, clock, id, (order, now) => order.Cancel(request, now, http.User.Actor()), cancellation);
+        var outcome = OrderMutation.OutcomeOf(result);
+        metrics.Cancellation(request.Items.Count == 0 ? "full" : "partial", Json.Name(request.Reason), outcome == OrderMutation.Scheduled, outcome);
+        return result;
     }
 
     public static async Task<Results<Ok<CancelPreviewResponse>, ProblemHttpResult>> Preview(
@@ -84,11 +94,20 @@ public static class CancellationEndpoints
         long id, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation) =>
         OrderMutation.Run(http, db, clock, id, (order, now) => order.UnscheduleCancellation(now, http.User.Actor()), cancellation);
 
-    public static Task<OrderChangeResults> Reactivate(
-        long id, JsonBody<ReactivateOrderRequest> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+    public static async Task<OrderChangeResults> Reactivate(
+        long id,
+        JsonBody<ReactivateOrderRequest> body,
+        HttpContext http,
+        OrdersDbContext db,
+        TimeProvider clock,
+        OrderCancelMetrics metrics,
+        CancellationToken cancellation)
     {
         var request = new ReactivateRequest(body.Value.EffectiveDate, body.Value.Note);
-        return OrderMutation.Run(http, db, clock, id, (order, now) => order.Reactivate(request, now, http.User.Actor()), cancellation);
+        var result = await OrderMutation.Run(http, db, clock, id, (order, now) => order.Reactivate(request, now, http.User.Actor()), cancellation);
+        var outcome = OrderMutation.OutcomeOf(result);
+        metrics.Reactivation(outcome == OrderMutation.Scheduled, outcome);
+        return result;
     }
 
     public static Task<OrderChangeResults> UnscheduleReactivation(

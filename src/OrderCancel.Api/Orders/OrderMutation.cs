@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Persistence;
@@ -11,6 +12,9 @@ namespace OrderCancel.Api.Orders;
 /// </summary>
 public static class OrderMutation
 {
+    public const string Applied = "applied";
+    public const string Scheduled = "scheduled";
+
     public static async Task<OrderChangeResults> Run(
         HttpContext http,
         OrdersDbContext db,
@@ -41,6 +45,14 @@ public static class OrderMutation
         await transaction.CommitAsync(cancellation);
         return Respond(http, order, result.Value);
     }
+
+    /// <summary>For metrics: <c>applied</c> (200), <c>scheduled</c> (202), or the refusal's code.</summary>
+    public static string OutcomeOf(OrderChangeResults result) => result.Result switch
+    {
+        Accepted<OrderChangeResponse> => Scheduled,
+        ProblemHttpResult problem => problem.ProblemDetails.Extensions.TryGetValue("code", out var code) ? code as string ?? "unknown" : "unknown",
+        _ => Applied,
+    };
 
     public static OrderChangeResults Respond(
         HttpContext http, Order order, OrderChange change)

@@ -6,16 +6,42 @@ namespace OrderCancel.Api.Persistence;
 
 public static class Database
 {
+    /// <summary>Connections one instance may hold (Npgsql's own default is 100, a whole default PostgreSQL).</summary>
+    public const int DefaultMaxPoolSize = 20;
+
+    /// <summary>Seconds an idle pooled connection is kept before it is closed (Npgsql's default is 300).</summary>
+    public const int DefaultIdleLifetimeSeconds = 60;
+
     /// <summary>
-    /// <c>ConnectionStrings:Orders</c> as configured: Npgsql's safe defaults (reset on close, no automatic
-    /// preparation). Automatic preparation after a rollback can leave a pooled connection corrupt (an open Npgsql
-    /// bug, npgsql/npgsql#6391), and a connection that desyncs can hand one request the rows of another, so the
-    /// faster settings are not defaults. <c>PoolStressTests</c> runs a setting under error traffic before it may be
-    /// one; bench/README.md says what the safe defaults cost.
+    /// <c>ConnectionStrings:Orders</c> with Npgsql's safe defaults (reset on close, no automatic preparation), and a
+    /// connection budget: at most <see cref="DefaultMaxPoolSize"/> connections, idle ones closed after
+    /// <see cref="DefaultIdleLifetimeSeconds"/> s, unless the string says otherwise. Instances × pool size must stay
+    /// under PostgreSQL's <c>max_connections</c> minus headroom (README, operator section). Automatic preparation after
+    /// a rollback can leave a pooled connection corrupt (an open Npgsql bug, npgsql/npgsql#6391), and a connection that
+    /// desyncs can hand one request the rows of another, so the faster settings are not defaults. <c>PoolStressTests</c>
+    /// runs a setting under error traffic before it may be one; bench/README.md says what the safe defaults cost.
     /// </summary>
-    public static string ConnectionString(IConfiguration configuration) =>
-        configuration.GetConnectionString("Orders")
+    public static string ConnectionString(IConfiguration configuration)
+    {
+        var configured = configuration.GetConnectionString("Orders")
             ?? throw new InvalidOperationException("Set ConnectionStrings:Orders (env ConnectionStrings__Orders) to a PostgreSQL connection string.");
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = configured }.Keys
+            .Cast<string>()
+            .Select(key => key.Replace(" ", "", StringComparison.Ordinal).ToLowerInvariant())
+            .ToHashSet(StringComparer.Ordinal);
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(configured);
+        if (!given.Contains("maximumpoolsize") && !given.Contains("maxpoolsize"))
+        {
+            builder.MaxPoolSize = DefaultMaxPoolSize;
+        }
+
+        if (!given.Contains("connectionidlelifetime"))
+        {
+            builder.ConnectionIdleLifetime = DefaultIdleLifetimeSeconds;
+        }
+
+        return builder.ConnectionString;
+    }
 
     /// <summary>Applies pending migrations, then encrypts any webhook secret still stored in plain text.</summary>
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellation)

@@ -1,4 +1,7 @@
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Orders;
 using OrderCancel.Api.Persistence;
+using OrderCancel.Api.Telemetry;
 using OrderCancel.Domain;
 
 namespace OrderCancel.Api.Scheduling;
@@ -10,7 +13,7 @@ public sealed record SweepResult(int Applied, int Failed);
 /// <c>FOR UPDATE SKIP LOCKED</c> in one transaction, so several instances sweeping the same database
 /// never take the same order and each change applies exactly once.
 /// </summary>
-public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvider clock)
+public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvider clock, OrderCancelMetrics metrics)
 {
     /// <summary>
     /// Orders a batch locks and saves. Small on purpose: the orders of every batch in flight outlive a few
@@ -56,26 +59,51 @@ public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvi
             return (0, 0, 0);
         }
 
+        using var span = Telemetry.Telemetry.Source.StartActivity("scheduler.batch");
         var now = clock.GetUtcNow();
-        int applied = 0, failed = 0;
+        var changes = new List<(OrderChange Change, ScheduledCancellation? Cancelling)>();
         foreach (var order in orders)
         {
-            switch (order.ApplyDueChange(asOf, now)?.Event.Type)
+            var scheduled = order.ScheduledCancellation;
+            if (order.ApplyDueChange(asOf, now) is { } change)
             {
-                case null:
-                    break;
-                case OrderEventType.OrderScheduledCancellationFailed:
-                    failed++;
-                    break;
-                default:
-                    applied++;
-                    break;
+                changes.Add((change, scheduled));
             }
         }
 
         await db.SaveOrdersAsync(orders, cancellation);
         await transaction.CommitAsync(cancellation);
-        return (orders.Count, applied, failed);
+
+        var failed = changes.Count(c => c.Change.Event.Type == OrderEventType.OrderScheduledCancellationFailed);
+        span?.SetTag("ordercancel.batch.orders", orders.Count).SetTag("ordercancel.batch.applied", changes.Count - failed).SetTag("ordercancel.batch.failed", failed);
+        foreach (var (change, cancelling) in changes)
+        {
+            Record(change, cancelling);
+        }
+
+        return (orders.Count, changes.Count - failed, failed);
+    }
+
+    /// <summary>After the batch committed: what each applied change counts as.</summary>
+    private void Record(OrderChange change, ScheduledCancellation? cancelling)
+    {
+        var type = cancelling is { Items.Count: > 0 } ? "partial" : "full";
+        var reason = cancelling is null ? "unknown" : Json.Name(cancelling.Reason);
+        switch (change.Event.Type)
+        {
+            case OrderEventType.OrderReactivated:
+                metrics.ScheduledChange("reactivation", OrderMutation.Applied);
+                metrics.Reactivation(scheduled: true, OrderMutation.Applied);
+                break;
+            case OrderEventType.OrderScheduledCancellationFailed:
+                metrics.ScheduledChange("cancellation", "failed");
+                metrics.Cancellation(type, reason, scheduled: true, change.Event.FailureCode ?? "failed");
+                break;
+            default:
+                metrics.ScheduledChange("cancellation", OrderMutation.Applied);
+                metrics.Cancellation(type, reason, scheduled: true, OrderMutation.Applied);
+                break;
+        }
     }
 }
 

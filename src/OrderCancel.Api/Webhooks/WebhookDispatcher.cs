@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -5,6 +6,7 @@ using System.Net.Sockets;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrderCancel.Api.Persistence;
+using OrderCancel.Api.Telemetry;
 
 namespace OrderCancel.Api.Webhooks;
 
@@ -20,6 +22,7 @@ public sealed class WebhookDispatcher(
     IOptionsMonitor<WebhookOptions> options,
     WebhookSecrets secrets,
     DatabaseOutage outage,
+    OrderCancelMetrics metrics,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     public const string HttpClientName = "webhooks";
@@ -123,8 +126,16 @@ public sealed class WebhookDispatcher(
 
     private async Task SendAsync(Work item, WebhookOptions settings, CancellationToken cancellation)
     {
+        var attempt = item.Attempts + 1;
+        using var span = Telemetry.Telemetry.Source.StartActivity("webhook.send");
+        span?.SetTag("webhook.id", item.EventId)
+            .SetTag("ordercancel.webhook.endpoint_id", item.EndpointId)
+            .SetTag("ordercancel.webhook.delivery_id", item.DeliveryId)
+            .SetTag("ordercancel.webhook.attempt", attempt)
+            .SetTag("ordercancel.event.type", item.EventType);
         var body = WebhookSignature.Body(item.EventId, item.EventType, item.OccurredAt, item.Data);
         var sentAt = clock.GetUtcNow();
+        var started = Stopwatch.GetTimestamp();
         var timestamp = sentAt.ToUnixTimeSeconds();
         var messageId = item.EventId.ToString();
         using var request = new HttpRequestMessage(HttpMethod.Post, item.Url) { Content = new ByteArrayContent(body) };
@@ -136,6 +147,7 @@ public sealed class WebhookDispatcher(
 
         int? status = null;
         TimeSpan? retryAfter = null;
+        string? failure = null;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -146,14 +158,38 @@ public sealed class WebhookDispatcher(
         }
         catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && !cancellation.IsCancellationRequested)
         {
-            logger.LogInformation("Webhook delivery {DeliveryId} to endpoint {EndpointId} failed: {Reason}", item.DeliveryId, item.EndpointId, exception.Message);
+            failure = exception is OperationCanceledException ? $"no answer within {settings.Timeout.TotalSeconds:0.#} s" : exception.Message;
         }
 
+        var duration = Stopwatch.GetElapsedTime(started);
+
         // When the service is stopping, nothing is recorded: the lease runs out and another attempt follows.
-        await RecordAsync(item, status, retryAfter, sentAt, settings, CancellationToken.None);
+        var outcome = await RecordAsync(item, status, retryAfter, sentAt, settings, CancellationToken.None);
+        span?.SetTag("http.response.status_code", status).SetTag("ordercancel.webhook.outcome", outcome);
+        metrics.WebhookAttempt(outcome);
+        if (outcome == Succeeded)
+        {
+            metrics.WebhookDelivered(clock.GetUtcNow() - item.OccurredAt);
+        }
+
+        // One line per attempt, with what an operator needs to find it; never the URL, which may carry a partner's token.
+        logger.LogInformation(
+            "Webhook attempt {Attempt} of delivery {DeliveryId} (event {EventId}, {EventType}) to endpoint {EndpointId}: {StatusCode} in {DurationMs:0} ms, {Outcome}{Failure}",
+            attempt,
+            item.DeliveryId,
+            item.EventId,
+            item.EventType,
+            item.EndpointId,
+            status,
+            duration.TotalMilliseconds,
+            outcome,
+            failure is null ? "" : $" ({failure})");
     }
 
-    private async Task RecordAsync(Work item, int? status, TimeSpan? retryAfter, DateTimeOffset sentAt, WebhookOptions settings, CancellationToken cancellation)
+    private const string Succeeded = "succeeded";
+
+    /// <summary>Records the attempt; answers its outcome: succeeded, retrying, failed (given up) or disabled (410).</summary>
+    private async Task<string> RecordAsync(Work item, int? status, TimeSpan? retryAfter, DateTimeOffset sentAt, WebhookOptions settings, CancellationToken cancellation)
     {
         var attempts = item.Attempts + 1;
         var firstAttempt = item.FirstAttemptAt ?? sentAt;
@@ -199,6 +235,13 @@ public sealed class WebhookDispatcher(
                 .SetProperty(d => d.FirstAttemptAt, firstAttempt)
                 .SetProperty(d => d.NextAttemptAt, next),
             cancellation);
+        return (outcome, status) switch
+        {
+            (DeliveryStatus.Succeeded, _) => Succeeded,
+            (_, StatusCodes.Status410Gone) => "disabled",
+            (DeliveryStatus.Pending, _) => "retrying",
+            _ => "failed",
+        };
     }
 
     private sealed record Work(

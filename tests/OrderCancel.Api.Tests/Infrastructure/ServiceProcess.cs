@@ -110,7 +110,8 @@ public sealed class ServiceProcess : IDisposable
         }
     }
 
-    private string Output()
+    /// <summary>What the process has written to stdout and stderr so far.</summary>
+    public string Output()
     {
         lock (_output)
         {

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Npgsql;
+using OrderCancel.Api.Persistence;
+
+namespace OrderCancel.Api.Telemetry;
+
+/// <summary>
+/// The service's own metrics (meter <c>OrderCancel</c>), beside ASP.NET Core's, HttpClient's, the runtime's and
+/// Npgsql's. Counters are incremented where the thing happens; the scheduler lag and the outbox backlog are read from
+/// the database at each collection, so they keep growing when the worker or the dispatcher has stopped, which is when
+/// an alert on them matters.
+/// </summary>
+public sealed class OrderCancelMetrics
+{
+    public const string MeterName = "OrderCancel";
+
+    private readonly Counter<long> _cancellations;
+    private readonly Counter<long> _reactivations;
+    private readonly Counter<long> _scheduledChanges;
+    private readonly Counter<long> _webhookAttempts;
+    private readonly Histogram<double> _webhookLatency;
+    private readonly Counter<long> _idempotentReplays;
+    private readonly Counter<long> _rateLimited;
+
+    public OrderCancelMetrics(IMeterFactory meters, IConfiguration configuration, TimeProvider clock)
+    {
+        var meter = meters.Create(MeterName);
+        var backlog = new BacklogProbe(Database.ConnectionString(configuration), clock);
+        _cancellations = meter.CreateCounter<long>(
+            "ordercancel.cancellations", "{cancellation}",
+            "Cancellation requests and applied scheduled cancellations, by type, reason, scheduled and outcome (applied, scheduled, or the refusal code).");
+        _reactivations = meter.CreateCounter<long>(
+            "ordercancel.reactivations", "{reactivation}", "Reactivation requests and applied scheduled reactivations, by scheduled and outcome.");
+        _scheduledChanges = meter.CreateCounter<long>(
+            "ordercancel.scheduled_changes", "{change}", "Scheduled changes the scheduler handled, by kind (cancellation, reactivation) and outcome (applied, failed).");
+        _webhookAttempts = meter.CreateCounter<long>(
+            "ordercancel.webhook.attempts", "{attempt}", "Webhook delivery attempts by outcome: succeeded, retrying, failed (gave up), disabled (410).");
+        _webhookLatency = meter.CreateHistogram<double>(
+            "ordercancel.webhook.delivery_latency", "s", "From the event to its first 2xx from the endpoint.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400] });
+        _idempotentReplays = meter.CreateCounter<long>(
+            "ordercancel.idempotency.replays", "{request}", "Retries answered with the kept answer of their Idempotency-Key.");
+        _rateLimited = meter.CreateCounter<long>(
+            "ordercancel.rate_limited", "{request}", "Requests refused with 429 rate_limited.");
+        meter.CreateObservableGauge(
+            "ordercancel.scheduler.lag", () => backlog.Read().SchedulerLagSeconds, "s",
+            "Now minus the oldest scheduled change that is due and not applied yet; 0 when none is due.");
+        meter.CreateObservableGauge(
+            "ordercancel.webhook.backlog", () => backlog.Read().PendingDeliveries, "{delivery}", "Webhook deliveries not yet succeeded or given up.");
+        meter.CreateObservableGauge(
+            "ordercancel.webhook.backlog_age", () => backlog.Read().OldestPendingSeconds, "s", "Age of the oldest pending webhook delivery; 0 when none is pending.");
+    }
+
+    public void Cancellation(string type, string reason, bool scheduled, string outcome) =>
+        _cancellations.Add(1, new TagList { { "type", type }, { "reason", reason }, { "scheduled", scheduled }, { "outcome", outcome } });
+
+    public void Reactivation(bool scheduled, string outcome) =>
+        _reactivations.Add(1, new TagList { { "scheduled", scheduled }, { "outcome", outcome } });
+
+    public void ScheduledChange(string kind, string outcome) =>
+        _scheduledChanges.Add(1, new TagList { { "kind", kind }, { "outcome", outcome } });
+
+    public void WebhookAttempt(string outcome) => _webhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void WebhookDelivered(TimeSpan sinceEvent) => _webhookLatency.Record(Math.Max(0, sinceEvent.TotalSeconds));
+
+    public void IdempotentReplay() => _idempotentReplays.Add(1);
+
+    public void RateLimited() => _rateLimited.Add(1);
+
+    /// <summary>
+    /// One small query for the three gauges, run at most once a second however many collectors ask; a database that
+    /// cannot be reached leaves the gauges out of that collection rather than failing it.
+    /// </summary>
+    private sealed class BacklogProbe(string connectionString, TimeProvider clock)
+    {
+        private readonly Lock _gate = new();
+        private (DateTimeOffset At, Backlog Value) _last;
+
+        public Backlog Read()
+        {
+            lock (_gate)
+            {
+                var now = clock.GetUtcNow();
+                if (now - _last.At < TimeSpan.FromSeconds(1))
+                {
+                    return _last.Value;
+                }
+
+                _last = (now, Query(now));
+                return _last.Value;
+            }
+        }
+
+        private Backlog Query(DateTimeOffset now)
+        {
+            try
+            {
+                using var connection = new NpgsqlConnection(connectionString);
+                connection.Open();
+                using var command = new NpgsqlCommand(
+                    """
+                    SELECT (SELECT min(next_change_due_at) FROM orders WHERE next_change_due_at IS NOT NULL),
+                           (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'),
+                           (SELECT min(created_at) FROM webhook_deliveries WHERE status = 'pending')
+                    """,
+                    connection) { CommandTimeout = 5 };
+                using var reader = command.ExecuteReader();
+                reader.Read();
+                var oldestDue = reader.IsDBNull(0) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(0);
+                var pending = reader.GetInt64(1);
+                var oldestPending = reader.IsDBNull(2) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(2);
+                return new Backlog(
+                    oldestDue is { } due && due <= now ? (now - due).TotalSeconds : 0,
+                    pending,
+                    oldestPending is { } created ? Math.Max(0, (now - created).TotalSeconds) : 0);
+            }
+            catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception))
+            {
+                return new Backlog(0, 0, 0);
+            }
+        }
+    }
+
+    private readonly record struct Backlog(double SchedulerLagSeconds, long PendingDeliveries, double OldestPendingSeconds);
+}

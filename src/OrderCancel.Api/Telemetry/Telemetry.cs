@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using Npgsql;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace OrderCancel.Api.Telemetry;
+
+/// <summary>
+/// OpenTelemetry with the ecosystem's instrumentation: traces of each request (W3C <c>traceparent</c> honoured), its SQL
+/// (Npgsql), webhook sends and scheduler batches; metrics of the HTTP server and client, the runtime, Npgsql's pool and
+/// the service's own (<see cref="OrderCancelMetrics"/>). Exported over OTLP when the standard
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, and scraped by Prometheus at <c>/metrics</c> where enabled.
+/// </summary>
+public static class Telemetry
+{
+    public const string SourceName = "OrderCancel";
+    public const string ServiceName = "ordercancel";
+
+    /// <summary>The response header that names the request's trace (W3C Trace Context Level 2): the problem body's <c>trace_id</c>.</summary>
+    public const string TraceResponseHeader = "traceresponse";
+
+    public static readonly ActivitySource Source = new(SourceName);
+
+    public static IServiceCollection AddOrderCancelTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton<OrderCancelMetrics>();
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(ServiceName))
+            .WithTracing(tracing => tracing
+                .AddSource(SourceName)
+                .AddAspNetCoreInstrumentation(options => options.Filter = http => !IsOperatorPath(http.Request.Path))
+                .AddHttpClientInstrumentation()
+                .AddNpgsql())
+            .WithMetrics(metrics => metrics
+                .AddMeter(OrderCancelMetrics.MeterName)
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddNpgsqlInstrumentation()
+                .AddPrometheusExporter());
+        if (OtlpConfigured(configuration))
+        {
+            telemetry.UseOtlpExporter();
+        }
+
+        return services;
+    }
+
+    /// <summary>
+    /// Answers every response with <c>traceresponse</c>, and serves <c>/metrics</c> unless turned off (default: on, but
+    /// off in Production unless <c>Telemetry:Prometheus</c> is true). It needs no key: keep it off the public edge.
+    /// </summary>
+    public static WebApplication UseOrderCancelTelemetry(this WebApplication app)
+    {
+        app.Use((context, next) =>
+        {
+            context.Response.OnStarting(() =>
+            {
+                if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpActivityFeature>()?.Activity is { } activity)
+                {
+                    context.Response.Headers[TraceResponseHeader] = activity.Id;
+                }
+
+                return Task.CompletedTask;
+            });
+            return next(context);
+        });
+        if (app.Configuration.GetValue("Telemetry:Prometheus", defaultValue: !app.Environment.IsProduction()))
+        {
+            app.UseOpenTelemetryPrometheusScrapingEndpoint();
+        }
+
+        return app;
+    }
+
+    private static bool IsOperatorPath(PathString path) =>
+        path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase)
+        || path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase)
+        || path.StartsWithSegments("/swagger", StringComparison.OrdinalIgnoreCase);
+
+    private static bool OtlpConfigured(IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
+        || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
+        || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"]);
+}

@@ -1,0 +1,118 @@
+using System.Net;
+using Npgsql;
+using OrderCancel.Api.Tests.Infrastructure;
+
+namespace OrderCancel.Api.Tests;
+
+/// <summary>
+/// What an operator scrapes at <c>/metrics</c>, from the service run as a process (so nothing else in the test run
+/// feeds its meters): the service's counters move with what happened, and the scheduler lag and outbox backlog gauges
+/// show work that is due and not done.
+/// </summary>
+public sealed class MetricsTests(DatabaseOnly database) : IClassFixture<DatabaseOnly>
+{
+    private static readonly Dictionary<string, string> Settings = new()
+    {
+        ["Database__MigrateOnStartup"] = "false",
+        ["Scheduling__PollInterval"] = "01:00:00",
+        ["Webhooks__AllowInsecureLoopback"] = "true",
+        ["Webhooks__PollInterval"] = "00:00:00.100",
+        ["Webhooks__FirstRetryDelay"] = "01:00:00",
+        ["RateLimiting__PermitsPerSecond"] = "20",
+    };
+
+    [Fact]
+    public async Task Counters_and_the_lag_and_backlog_gauges_move_with_cancels_scheduled_changes_webhooks_replays_and_rate_limits()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var service = await ServiceProcess.StartAsync(database.ConnectionString, Settings);
+        var partner = await database.NewPartnerAsync();
+        var client = service.Client(partner.Key);
+        var before = await Scrape.ReadAsync(service.BaseUrl);
+        Assert.Equal(0, before.Sum("ordercancel_cancellations_total"));
+
+        await (await client.PostAsync("/v1/webhooks", Requests.Json($$"""{"url":"{{receiver.Url}}","events":["order.cancelled","order.partially_cancelled"]}""")))
+            .ShouldBeAsync(HttpStatusCode.Created);
+        await (await client.PostAsync("/v1/webhooks", Requests.Json("""{"url":"http://127.0.0.1:1/closed","events":["order.created"]}""")))
+            .ShouldBeAsync(HttpStatusCode.Created);
+
+        var order = await client.CreateOrderAsync();
+        await (await client.CancelAsync(order, """{"reason":"out_of_stock","items":[{"line_id":1,"quantity":1}]}""")).ShouldBeAsync(HttpStatusCode.OK);
+        await (await client.CancelAsync(order.Id(), """{"reason":"customer_request"}""")).ShouldBeAsync(HttpStatusCode.OK);
+        await (await client.CancelAsync(order.Id(), """{"reason":"customer_request"}""")).ShouldBeProblemAsync(HttpStatusCode.BadRequest, "order_already_cancelled");
+        await (await client.PostAsync($"/v1/orders/{order.Id()}/reactivate", null)).ShouldBeAsync(HttpStatusCode.OK);
+
+        var later = await client.CreateOrderAsync();
+        await (await client.CancelAsync(later.Id(), $$"""{"reason":"fraud_suspected","effective_date":"{{Cancellations.Day(3)}}"}""")).ShouldBeAsync(HttpStatusCode.Accepted);
+        await client.RunScheduledChangesAsync(Cancellations.Day(4));
+
+        var overdue = await client.CreateOrderAsync();
+        await (await client.CancelAsync(overdue.Id(), $$"""{"reason":"other","note":"lag","effective_date":"{{Cancellations.Day(9)}}"}""")).ShouldBeAsync(HttpStatusCode.Accepted);
+        await SetDueAsync(overdue.Id(), TimeSpan.FromMinutes(-10));
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var keyed = new HttpRequestMessage(HttpMethod.Post, "/v1/orders") { Content = Requests.Json(TestOrders.NewOrder()) };
+            keyed.Headers.Add("Idempotency-Key", "metrics-replay");
+            await (await client.SendAsync(keyed)).ShouldBeAsync(HttpStatusCode.Created);
+        }
+
+        var flooder = service.Client((await database.NewPartnerAsync()).Key);
+        var flood = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => flooder.GetAsync("/v1/orders")));
+        var limited = flood.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        Assert.True(limited > 0, "The flood was never rate limited.");
+
+        await receiver.WaitForAsync(received => received.Count >= 3);
+        Scrape after = before;
+        await Eventually.TrueAsync(
+            async () => (after = await Scrape.ReadAsync(service.BaseUrl)).Sum("ordercancel_webhook_attempts_total", ("outcome", "succeeded")) >= 3
+                && after.Sum("ordercancel_webhook_attempts_total", ("outcome", "retrying")) >= 1,
+            () => $"Webhook attempts not counted:\n{after.Text}");
+
+        Assert.Equal(1, after.Sum("ordercancel_cancellations_total", ("type", "partial"), ("reason", "out_of_stock"), ("scheduled", "false"), ("outcome", "applied")));
+        Assert.Equal(1, after.Sum("ordercancel_cancellations_total", ("type", "full"), ("reason", "customer_request"), ("scheduled", "false"), ("outcome", "applied")));
+        Assert.Equal(1, after.Sum("ordercancel_cancellations_total", ("type", "full"), ("scheduled", "false"), ("outcome", "order_already_cancelled")));
+        Assert.Equal(1, after.Sum("ordercancel_cancellations_total", ("type", "full"), ("reason", "fraud_suspected"), ("scheduled", "true"), ("outcome", "scheduled")));
+        Assert.Equal(1, after.Sum("ordercancel_cancellations_total", ("type", "full"), ("reason", "fraud_suspected"), ("scheduled", "true"), ("outcome", "applied")));
+        Assert.Equal(1, after.Sum("ordercancel_scheduled_changes_total", ("kind", "cancellation"), ("outcome", "applied")));
+        Assert.Equal(1, after.Sum("ordercancel_reactivations_total", ("scheduled", "false"), ("outcome", "applied")));
+        Assert.Equal(1, after.Sum("ordercancel_idempotency_replays_total"));
+        Assert.Equal(limited, after.Sum("ordercancel_rate_limited_total"));
+        Assert.True(after.Sum("ordercancel_webhook_delivery_latency_seconds_count") >= 3);
+        Assert.True(after.Sum("ordercancel_scheduler_lag_seconds") >= 590, $"Scheduler lag: {after.Sum("ordercancel_scheduler_lag_seconds")}");
+        Assert.True(after.Sum("ordercancel_webhook_backlog") >= 4, $"Backlog: {after.Sum("ordercancel_webhook_backlog")}");
+        Assert.True(after.Sum("ordercancel_webhook_backlog_age_seconds") > 0);
+        Assert.True(after.Has("db_client_connection_count", ("db_client_connection_state", "idle")) || after.Has("db_client_connection_count", ("db_client_connection_state", "used")), "No pool gauge");
+        Assert.True(after.Has("http_server_request_duration_seconds_count"), "No HTTP server metrics");
+
+        // Nothing due any more: the lag falls back to 0 (the gauges are read from the database at most once a second).
+        await SetDueAsync(overdue.Id(), null);
+        await Eventually.TrueAsync(
+            async () => (await Scrape.ReadAsync(service.BaseUrl)).Sum("ordercancel_scheduler_lag_seconds") == 0,
+            () => "The scheduler lag did not fall back to 0.");
+    }
+
+    [Fact]
+    public async Task Metrics_are_off_in_Production_unless_enabled_and_need_no_key_where_on()
+    {
+        using var production = await ServiceProcess.StartAsync(database.ConnectionString, new Dictionary<string, string>(Settings) { ["ASPNETCORE_ENVIRONMENT"] = "Production" });
+        using var http = new HttpClient { BaseAddress = new Uri(production.BaseUrl) };
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/metrics")).StatusCode);
+
+        using var enabled = await ServiceProcess.StartAsync(
+            database.ConnectionString,
+            new Dictionary<string, string>(Settings) { ["ASPNETCORE_ENVIRONMENT"] = "Production", ["Telemetry__Prometheus"] = "true" });
+        var scrape = await Scrape.ReadAsync(enabled.BaseUrl);
+        Assert.True(scrape.Has("ordercancel_scheduler_lag_seconds"));
+    }
+
+    private async Task SetDueAsync(long orderId, TimeSpan? fromNow)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await using var update = new NpgsqlCommand("UPDATE orders SET next_change_due_at = @due WHERE id = @id", connection);
+        update.Parameters.AddWithValue("due", fromNow is { } offset ? DateTimeOffset.UtcNow + offset : DBNull.Value);
+        update.Parameters.AddWithValue("id", orderId);
+        Assert.Equal(1, await update.ExecuteNonQueryAsync());
+    }
+}
