@@ -174,7 +174,7 @@ public sealed class WebhookDispatcher(
 
         // One line per attempt, with what an operator needs to find it; never the URL, which may carry a partner's token.
         logger.LogInformation(
-            "Webhook attempt {Attempt} of delivery {DeliveryId} (event {EventId}, {EventType}) to endpoint {EndpointId}: {StatusCode} in {DurationMs:0} ms, {Outcome}{Failure}",
+            "Webhook attempt {Attempt} of delivery {DeliveryId} (event {EventId}, {EventType:l}) to endpoint {EndpointId}: {StatusCode} in {DurationMs:0} ms, {Outcome:l}{Failure:l}",
             attempt,
             item.DeliveryId,
             item.EventId,
