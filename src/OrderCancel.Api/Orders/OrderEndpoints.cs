@@ -67,7 +67,10 @@ public static class OrderEndpoints
 
         var order = Order.Create(partnerId, spec, await db.NewLineIdsAsync(spec.Lines.Count, cancellation), clock.GetUtcNow(), http.User.Actor());
         var created = order.PendingEvents[0];
-        db.Orders.Add(order);
+        // AddAsync: the id comes from a HiLo block, and a sync Add fetches a new block with a blocking query while
+        // holding the generator's lock; under a burst that starved the thread pool and the connection pool (every
+        // request stuck for the pool's 15 s timeout, then 503: ConnectionBudgetTests).
+        await db.Orders.AddAsync(order, cancellation);
         try
         {
             await db.SaveChangesAsync(cancellation);
