@@ -9,9 +9,9 @@ COPY src/ src/
 RUN dotnet publish src/OrderCancel.Api/OrderCancel.Api.csproj -c Release -o /app --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
-# Orders carry IANA time zones; the zone database must be in the image.
+# Orders carry IANA time zones; the zone database must be in the image. curl is for the compose healthcheck.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tzdata \
+    && apt-get install -y --no-install-recommends tzdata curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app .

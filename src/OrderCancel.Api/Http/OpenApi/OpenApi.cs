@@ -35,7 +35,8 @@ public static class OpenApi
                 Version = "v1",
                 Description = "Look up orders and cancel them: in full, in part, or on a future date; take back a "
                     + "scheduled cancellation; reactivate. Authorize with your API key (Bearer). "
-                    + "Errors are RFC 9457 problem details whose `code` is stable: branch on it.",
+                    + "Errors are RFC 9457 problem details whose `code` is stable: branch on it. Every response carries "
+                    + "`traceresponse` (W3C Trace Context): the same value as a problem's `trace_id`; quote it when reporting one.",
                 Contact = new OpenApiContact { Name = "OrderCancel", Url = new Uri("https://ordercancel.dev/support") },
                 License = new OpenApiLicense { Name = "Proprietary", Url = new Uri("https://ordercancel.dev/terms") },
             });
