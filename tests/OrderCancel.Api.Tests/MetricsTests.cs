@@ -1,4 +1,8 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using OrderCancel.Api.Tests.Infrastructure;
 
@@ -114,5 +118,42 @@ public sealed class MetricsTests(DatabaseOnly database) : IClassFixture<Database
         update.Parameters.AddWithValue("due", fromNow is { } offset ? DateTimeOffset.UtcNow + offset : DBNull.Value);
         update.Parameters.AddWithValue("id", orderId);
         Assert.Equal(1, await update.ExecuteNonQueryAsync());
+    }
+}
+
+/// <summary>With the standard <c>OTEL_EXPORTER_OTLP_*</c> variables set, traces and metrics reach an OTLP collector.</summary>
+public sealed class OtlpExportTests(DatabaseOnly database) : IClassFixture<DatabaseOnly>
+{
+    [Fact]
+    public async Task Traces_and_metrics_are_exported_over_OTLP_when_an_endpoint_is_set()
+    {
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        await using var collector = builder.Build();
+        collector.MapPost("/v1/{signal}", (string signal, HttpContext http) =>
+        {
+            received.Enqueue(signal);
+            http.Response.ContentType = "application/x-protobuf";
+            return Task.CompletedTask;
+        });
+        await collector.StartAsync();
+        var endpoint = collector.Urls.Single();
+        using var service = await ServiceProcess.StartAsync(database.ConnectionString, new Dictionary<string, string>
+        {
+            ["Database__MigrateOnStartup"] = "false",
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
+        var partner = await database.NewPartnerAsync();
+
+        await service.Client(partner.Key).CreateOrderAsync();
+
+        await Eventually.TrueAsync(
+            () => received.Contains("traces") && received.Contains("metrics"),
+            () => $"The collector got: {string.Join(", ", received.Distinct())}");
     }
 }

@@ -23,8 +23,25 @@ public static class Telemetry
 
     public static readonly ActivitySource Source = new(SourceName);
 
+    /// <summary>
+    /// Hosting starts a request Activity only when someone listens, and logs, problems and <c>traceresponse</c> need
+    /// its trace id even where OpenTelemetry is turned off (<c>OTEL_SDK_DISABLED</c>) or samples the request out: this
+    /// listener asks for no more than the ids.
+    /// </summary>
+    private static readonly Lazy<ActivityListener> RequestIds = new(() =>
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.PropagationData,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
+    });
+
     public static IServiceCollection AddOrderCancelTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
+        _ = RequestIds.Value;
         services.AddSingleton<OrderCancelMetrics>();
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(ServiceName))
