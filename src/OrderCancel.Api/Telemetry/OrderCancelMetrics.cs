@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Npgsql;
 using OrderCancel.Api.Persistence;
+using OrderCancel.Api.Webhooks;
 
 namespace OrderCancel.Api.Telemetry;
 
@@ -23,10 +23,10 @@ public sealed class OrderCancelMetrics
     private readonly Counter<long> _idempotentReplays;
     private readonly Counter<long> _rateLimited;
 
-    public OrderCancelMetrics(IMeterFactory meters, IConfiguration configuration, TimeProvider clock)
+    public OrderCancelMetrics(IMeterFactory meters, IServiceScopeFactory scopes, TimeProvider clock)
     {
         var meter = meters.Create(MeterName);
-        var backlog = new BacklogProbe(Database.ConnectionString(configuration), clock);
+        var backlog = new BacklogProbe(scopes, clock);
         _cancellations = meter.CreateCounter<long>(
             "ordercancel.cancellations", "{cancellation}",
             "Cancellation requests and applied scheduled cancellations, by type, reason, scheduled and outcome (applied, scheduled, or the refusal code).");
@@ -73,7 +73,7 @@ public sealed class OrderCancelMetrics
     /// One small query for the three gauges, run at most once a second however many collectors ask; a database that
     /// cannot be reached leaves the gauges out of that collection rather than failing it.
     /// </summary>
-    private sealed class BacklogProbe(string connectionString, TimeProvider clock)
+    private sealed class BacklogProbe(IServiceScopeFactory scopes, TimeProvider clock)
     {
         private readonly Lock _gate = new();
         private (DateTimeOffset At, Backlog Value) _last;
@@ -97,23 +97,15 @@ public sealed class OrderCancelMetrics
         {
             try
             {
-                using var connection = new NpgsqlConnection(connectionString);
-                connection.Open();
-                using var command = new NpgsqlCommand(
-                    """
-                    SELECT (SELECT min(next_change_due_at) FROM orders WHERE next_change_due_at IS NOT NULL),
-                           (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'),
-                           (SELECT min(created_at) FROM webhook_deliveries WHERE status = 'pending')
-                    """,
-                    connection) { CommandTimeout = 5 };
-                using var reader = command.ExecuteReader();
-                reader.Read();
-                var oldestDue = reader.IsDBNull(0) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(0);
-                var pending = reader.GetInt64(1);
-                var oldestPending = reader.IsDBNull(2) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(2);
+                // Synchronous: an observable gauge's callback is. Three small indexed queries, at most once a second.
+                using var scope = scopes.CreateScope();
+                var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+                var oldestDue = db.Orders.Where(o => o.NextChangeDueAt != null).Min(o => o.NextChangeDueAt);
+                var pending = db.WebhookDeliveries.Where(d => d.Status == DeliveryStatus.Pending);
+                var oldestPending = pending.Min(d => (DateTimeOffset?)d.CreatedAt);
                 return new Backlog(
                     oldestDue is { } due && due <= now ? (now - due).TotalSeconds : 0,
-                    pending,
+                    pending.LongCount(),
                     oldestPending is { } created ? Math.Max(0, (now - created).TotalSeconds) : 0);
             }
             catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception))
