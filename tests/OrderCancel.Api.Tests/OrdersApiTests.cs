@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using OrderCancel.Api.Tests.Infrastructure;
 using static OrderCancel.Api.Tests.Infrastructure.TestOrders;
@@ -185,7 +186,29 @@ public sealed class OrdersApiTests(ApiFactory api)
         Assert.Equal([otherCustomer.Id(), oneTime.Id()], await Ids("status=pending"));
     }
 
+    [Fact]
+    public async Task List_filters_by_a_creation_window_from_inclusive_to_exclusive()
+    {
+        var partner = await api.NewPartnerAsync();
+        var first = await partner.Client.CreateOrderAsync();
+        var second = await partner.Client.CreateOrderAsync();
+        var third = await partner.Client.CreateOrderAsync();
+        string At(JsonElement order) => Uri.EscapeDataString(order.GetProperty("created_at").GetString()!);
+
+        async Task<long[]> Ids(string query) =>
+            [.. (await (await partner.Client.GetAsync($"/v1/orders?{query}")).ShouldBeAsync(HttpStatusCode.OK))
+                .GetProperty("data").EnumerateArray().Select(o => o.Id())];
+
+        Assert.Equal([third.Id(), second.Id()], await Ids($"created_from={At(second)}"));
+        Assert.Equal([second.Id(), first.Id()], await Ids($"created_to={At(third)}"));
+        Assert.Equal([second.Id()], await Ids($"created_from={At(second)}&created_to={At(third)}&status=pending"));
+        Assert.Empty(await Ids($"created_from={At(second)}&created_to={At(third)}&kind=recurring"));
+    }
+
     [Theory]
+    [InlineData("created_from=yesterday", "created_from")]
+    [InlineData("created_from=2026-01-01T00:00:00", "created_from")]
+    [InlineData("created_from=2026-02-01T00:00:00Z&created_to=2026-01-01T00:00:00Z", "created_to")]
     [InlineData("limit=0", "limit")]
     [InlineData("limit=101", "limit")]
     [InlineData("limit=ten", "limit")]

@@ -34,8 +34,9 @@ public static class OrderEndpoints
         group.MapGet("/", List)
             .WithName("ListOrders")
             .WithSummary("List orders, newest first")
-            .WithDescription("Filter by status, kind, customer_ref or reference; page with limit and the opaque next_cursor "
-                + "(null on the last page). A bad filter, limit or cursor is a 422.");
+            .WithDescription("Filter by status, kind, customer_ref, reference and a creation window (created_from inclusive, "
+                + "created_to exclusive); page with limit and the opaque next_cursor (null on the last page). A bad filter, "
+                + "limit or cursor is a 422.");
         group.MapPost("/{id:long}/payments", Pay)
             .WithName("PayOrder")
             .WithSummary("Mark a pending one-time order paid")
@@ -126,6 +127,16 @@ public static class OrderEndpoints
         if (query.Reference is { } reference)
         {
             orders = orders.Where(o => o.Reference == reference);
+        }
+
+        if (query.CreatedFromFilter is { } from)
+        {
+            orders = orders.Where(o => o.CreatedAt >= from);
+        }
+
+        if (query.CreatedToFilter is { } to)
+        {
+            orders = orders.Where(o => o.CreatedAt < to);
         }
 
         if (query.Cursor is { } text && OrderCursor.TryDecode(text, out var after))

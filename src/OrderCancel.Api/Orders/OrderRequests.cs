@@ -135,6 +135,16 @@ public sealed class ListOrdersQuery
     [FromQuery(Name = "reference")]
     public string? Reference { get; init; }
 
+    /// <summary>Orders created at or after this instant (ISO 8601).</summary>
+    [FromQuery(Name = "created_from")]
+    [DataType(DataType.DateTime)]
+    public string? CreatedFrom { get; init; }
+
+    /// <summary>Orders created before this instant (ISO 8601).</summary>
+    [FromQuery(Name = "created_to")]
+    [DataType(DataType.DateTime)]
+    public string? CreatedTo { get; init; }
+
     /// <summary>1 to 100; default 20.</summary>
     [FromQuery(Name = "limit")]
     [Range(1, 100)]
@@ -152,4 +162,16 @@ public sealed class ListOrdersQuery
     public OrderStatus? StatusFilter => Json.TryParse<OrderStatus>(Status, out var status) ? status : null;
 
     public OrderKind? KindFilter => Json.TryParse<OrderKind>(Kind, out var kind) ? kind : null;
+
+    public DateTimeOffset? CreatedFromFilter => Instant(CreatedFrom);
+
+    public DateTimeOffset? CreatedToFilter => Instant(CreatedTo);
+
+    /// <summary>An ISO 8601 instant with an offset (<c>Z</c> or <c>+02:00</c>), as UTC; null when absent or not one.</summary>
+    public static DateTimeOffset? Instant(string? text) =>
+        text is not null
+        && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var instant)
+        && (text.EndsWith('Z') || text.EndsWith('z') || text.Length > 6 && text[^6] is '+' or '-')
+            ? instant.ToUniversalTime()
+            : null;
 }
