@@ -70,8 +70,9 @@ public static class OrderCancelApp
             .AddPolicy(Callers.AdminPolicy, policy => policy.RequireRole(Callers.AdminRole));
 
         services.AddPartnerRateLimits();
-        services.AddSingleton<IdempotencyPurge>();
-        services.AddHostedService(provider => provider.GetRequiredService<IdempotencyPurge>());
+        services.Configure<RetentionOptions>(configuration.GetSection("Retention"));
+        services.AddSingleton<RetentionPurge>();
+        services.AddHostedService(provider => provider.GetRequiredService<RetentionPurge>());
         services.Configure<WebhookOptions>(configuration.GetSection("Webhooks"));
         // The dispatcher logs each attempt once, without the URL (it may carry a partner's token): no HttpClient log lines.
         services.AddHttpClient(WebhookDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)

@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OrderCancel.Api.Http;
+using OrderCancel.Api.Persistence;
 using OrderCancel.Api.Tests.Infrastructure;
 using static OrderCancel.Api.Tests.Infrastructure.TestOrders;
 
@@ -204,7 +205,7 @@ public sealed class IdempotencyTests(ApiFactory api)
         await api.WithDbAsync(db => db.IdempotencyRecords.Where(r => r.Key == key)
             .ExecuteUpdateAsync(set => set.SetProperty(r => r.ExpiresAt, DateTimeOffset.UtcNow.AddMinutes(-1))));
 
-        var purged = await api.Services.GetRequiredService<IdempotencyPurge>().PurgeOnceAsync(CancellationToken.None);
+        var purged = (await api.Services.GetRequiredService<RetentionPurge>().PurgeOnceAsync(CancellationToken.None)).IdempotencyKeys;
         var again = await partner.Client.SendAsync(Post("/v1/orders", NewOrder().ToJsonString(), key));
 
         Assert.True(purged >= 1);

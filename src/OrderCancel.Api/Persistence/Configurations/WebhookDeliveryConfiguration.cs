@@ -14,6 +14,8 @@ public sealed class WebhookDeliveryConfiguration : IEntityTypeConfiguration<Webh
         builder.Property(d => d.EventType).HasMaxLength(64);
         builder.Property(d => d.Status).HasConversion<SnakeCaseEnumConverter<DeliveryStatus>>().HasMaxLength(20);
         builder.HasIndex(d => d.NextAttemptAt).HasFilter("status = 'pending'");
+        // The retention purge's read: finished deliveries by age (Persistence/RetentionPurge.cs).
+        builder.HasIndex(d => new { d.Status, d.CreatedAt }).HasFilter("status <> 'pending'");
         builder.HasIndex(d => new { d.EndpointId, d.CreatedAt });
         builder.HasOne<WebhookEndpoint>().WithMany().HasForeignKey(d => d.EndpointId).OnDelete(DeleteBehavior.Cascade);
         builder.HasOne<OrderEventRecord>().WithMany().HasForeignKey(d => d.EventId).OnDelete(DeleteBehavior.Cascade);

@@ -284,6 +284,10 @@ namespace OrderCancel.Api.Persistence.Migrations
                     b.HasIndex("EndpointId", "CreatedAt")
                         .HasDatabaseName("ix_webhook_deliveries_endpoint_id_created_at");
 
+                    b.HasIndex("Status", "CreatedAt")
+                        .HasDatabaseName("ix_webhook_deliveries_status_created_at")
+                        .HasFilter("status <> 'pending'");
+
                     b.ToTable("webhook_deliveries", (string)null);
                 });
 
@@ -593,9 +597,17 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .IsDescending(false, true, true)
                         .HasDatabaseName("ix_orders_partner_id_created_at_id");
 
+                    b.HasIndex("PartnerId", "Kind", "CreatedAt", "Id")
+                        .IsDescending(false, false, true, true)
+                        .HasDatabaseName("ix_orders_partner_id_kind_created_at_id");
+
                     b.HasIndex("PartnerId", "Status", "CreatedAt", "Id")
                         .IsDescending(false, false, true, true)
                         .HasDatabaseName("ix_orders_partner_id_status_created_at_id");
+
+                    b.HasIndex("PartnerId", "Status", "Kind", "CreatedAt", "Id")
+                        .IsDescending(false, false, false, true, true)
+                        .HasDatabaseName("ix_orders_partner_id_status_kind_created_at_id");
 
                     b.ToTable("orders", (string)null);
                 });
