@@ -20,27 +20,116 @@ await using var db = NpgsqlDataSource.Create(Arg("db"));
 using var http = new HttpClient { BaseAddress = new Uri(service), Timeout = TimeSpan.FromMinutes(5) };
 
 var seeder = new Seeder(http, db, adminKey);
+const string OrderBody = """
+    {"kind":"one_time","currency":"EUR","customer":{"ref":"cus_write","email":"w@example.com","first_name":"W","last_name":"R"},
+     "lines":[{"sku":"A","name":"A","quantity":2,"unit_price":19.90},{"sku":"B","name":"B","quantity":1,"unit_price":5.00},
+              {"sku":"C","name":"C","quantity":3,"unit_price":12.35}],"shipping_cost":4.90}
+    """;
 var clock = Stopwatch.StartNew();
 var large = await seeder.PartnerAsync("large", big, offset: 1_000_000_000);
 var little = await seeder.PartnerAsync("small", small, offset: 9_000_000_000);
 await seeder.ExecAsync("VACUUM ANALYZE");
 Console.Error.WriteLine($"Seeded {big:N0} + {small:N0} orders in {clock.Elapsed.TotalMinutes:0.0} min.");
 
-var table = new StringBuilder();
-table.AppendLine(CultureInfo.InvariantCulture, $"| request | {small:N0} orders p50 / p99 (ms) | {big:N0} orders p50 / p99 (ms) | ratio p50 / p99 |");
-table.AppendLine("| --- | ---: | ---: | ---: |");
-foreach (var (name, path) in Requests())
+// The same run measures the list's indexes both ways: first without the three that issue 19 added, then with them
+// (built here, timed), so every figure and its ratio come from one database and one warm service.
+(string Name, string Create)[] added =
+[
+    ("ix_orders_partner_id_kind_created_at_id", "(partner_id, kind, created_at DESC, id DESC)"),
+    ("ix_orders_partner_id_status_kind_created_at_id", "(partner_id, status, kind, created_at DESC, id DESC)"),
+    ("ix_orders_partner_id_customer_ref_created_at_id", "(partner_id, customer_ref, created_at DESC, id DESC)"),
+];
+foreach (var (name, _) in added)
 {
-    var (smallP50, smallP99) = await MeasureAsync(little, path);
-    var (bigP50, bigP99) = await MeasureAsync(large, path);
-    table.AppendLine(CultureInfo.InvariantCulture,
-        $"| {name} | {smallP50:0.0} / {smallP99:0.0} | {bigP50:0.0} / {bigP99:0.0} | {bigP50 / smallP50:0.00} / {bigP99 / smallP99:0.00} |");
-    Console.Error.WriteLine(table.ToString().Split('\n')[^2]);
+    await seeder.ExecAsync($"DROP INDEX IF EXISTS {name}");
 }
 
-Console.WriteLine(table);
+var withoutReads = await ReadsAsync("without the three indexes");
+var withoutWrites = await WritesAsync("without", 0);
+foreach (var (name, columns) in added)
+{
+    var built = Stopwatch.StartNew();
+    await seeder.ExecAsync($"CREATE INDEX {name} ON orders {columns}");
+    Console.Error.WriteLine($"Built {name} over {big + small:N0} orders in {built.Elapsed.TotalSeconds:0} s.");
+}
+
+await seeder.ExecAsync("ANALYZE orders");
+var withReads = await ReadsAsync("with them");
+var withWrites = await WritesAsync("with", 1);
+Console.WriteLine("### Reads without the three indexes\n");
+Console.WriteLine(withoutReads);
+Console.WriteLine("### Reads with them\n");
+Console.WriteLine(withReads);
+Console.WriteLine("### Writes on the 5M-order table\n");
+Console.WriteLine("| write | without: req/s, p50 ms | with: req/s, p50 ms |");
+Console.WriteLine("| --- | ---: | ---: |");
+foreach (var (label, before) in withoutWrites)
+{
+    var after = withWrites[label];
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {label} | {before.PerSecond:N0}, {before.P50:0.0} | {after.PerSecond:N0}, {after.P50:0.0} |"));
+}
+
+Console.WriteLine();
 await seeder.SizesAsync();
 return;
+
+async Task<string> ReadsAsync(string label)
+{
+    var table = new StringBuilder();
+    table.AppendLine(CultureInfo.InvariantCulture, $"| request | {small:N0} orders p50 / p99 (ms) | {big:N0} orders p50 / p99 (ms) | ratio p50 / p99 |");
+    table.AppendLine("| --- | ---: | ---: | ---: |");
+    foreach (var (name, path) in Requests())
+    {
+        var (smallP50, smallP99) = await MeasureAsync(little, path);
+        var (bigP50, bigP99) = await MeasureAsync(large, path);
+        var row = string.Create(CultureInfo.InvariantCulture,
+            $"| {name} | {smallP50:0.0} / {smallP99:0.0} | {bigP50:0.0} / {bigP99:0.0} | {bigP50 / smallP50:0.00} / {bigP99 / smallP99:0.00} |");
+        table.AppendLine(row);
+        Console.Error.WriteLine($"{label}: {row}");
+    }
+
+    return table.ToString();
+}
+
+// Creates and full cancels of the big partner's pending orders (each phase its own), and a scheduler sweep of 5,000
+// due cancellations of a partner seeded for it: what the indexes cost every write.
+async Task<Dictionary<string, (double PerSecond, double P50)>> WritesAsync(string label, int phase)
+{
+    var results = new Dictionary<string, (double PerSecond, double P50)>();
+    const int Writes = 1_000;
+    var pending = Enumerable.Range(0, Writes).Select(i => large.FirstOrder + (phase * Writes + i) * 100L + 1).ToArray();
+    results["create an order"] = await TimedAsync(Writes, i => ("POST /v1/orders", OrderBody));
+    results["full cancel"] = await TimedAsync(Writes, i => ($"POST /v1/orders/{pending[i]}/cancel", """{"reason":"customer_request"}"""));
+    var sweeping = await seeder.PartnerAsync($"sweep-{label}", 25_000, offset: 20_000_000_000 + phase * 1_000_000_000L);
+    var swept = Stopwatch.StartNew();
+    await SendAsync(sweeping, "POST /v1/test/scheduled-changes/run", $$"""{"as_of":"{{DateTimeOffset.UtcNow.AddDays(201):O}}"}""");
+    results["scheduler sweep (orders/s)"] = (5_000 / swept.Elapsed.TotalSeconds, swept.Elapsed.TotalMilliseconds / 5_000);
+    Console.Error.WriteLine($"Writes {label}: {string.Join(", ", results.Select(r => $"{r.Key} {r.Value.PerSecond:0}/s"))}");
+    return results;
+
+    async Task<(double, double)> TimedAsync(int count, Func<int, (string Path, string Body)> request)
+    {
+        var latencies = new List<double>();
+        var next = -1;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                var (path, body) = request(i);
+                var started = Stopwatch.GetTimestamp();
+                await SendAsync(large, path, body);
+                lock (latencies)
+                {
+                    latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+            }
+        }));
+        latencies.Sort();
+        return (count / clock.Elapsed.TotalSeconds, latencies[latencies.Count / 2]);
+    }
+}
 
 // Each request a partner makes, as a path for a partner's seeded orders (a random pick each time it is sent).
 static IEnumerable<(string Name, Func<Seeded, Random, Task<string>> Path)> Requests()
@@ -92,10 +181,13 @@ async Task<(double P50, double P99)> MeasureAsync(Seeded partner, Func<Seeded, R
     return (latencies[latencies.Count / 2], latencies[(int)(latencies.Count * 0.99)]);
 }
 
-async Task SendAsync(Seeded partner, string path)
+async Task SendAsync(Seeded partner, string path, string? body = null)
 {
     using var request = path.StartsWith("POST ", StringComparison.Ordinal)
-        ? new HttpRequestMessage(HttpMethod.Post, path[5..]) { Content = new StringContent($$"""{"as_of":"{{DateTimeOffset.UtcNow:O}}"}""", Encoding.UTF8, "application/json") }
+        ? new HttpRequestMessage(HttpMethod.Post, path[5..])
+        {
+            Content = new StringContent(body ?? $$"""{"as_of":"{{DateTimeOffset.UtcNow:O}}"}""", Encoding.UTF8, "application/json"),
+        }
         : new HttpRequestMessage(HttpMethod.Get, path);
     request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", partner.Key);
     using var response = await http.SendAsync(request);
