@@ -79,20 +79,8 @@ public sealed class ConnectionBudgetTests : IAsyncLifetime
             () => $"Idle connections were not given back: {ConnectionsOfRoleAsync().Result} still open.");
     }
 
-    private async Task<long> ConnectionsOfRoleAsync()
-    {
-        await using var connection = new NpgsqlConnection(_server);
-        await connection.OpenAsync();
-        await using var count = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE usename = @role", connection);
-        count.Parameters.AddWithValue("role", _name);
-        return (long)(await count.ExecuteScalarAsync())!;
-    }
+    private Task<long> ConnectionsOfRoleAsync() =>
+        Sql.ScalarAsync<long>(_server, "SELECT count(*) FROM pg_stat_activity WHERE usename = @role", ("role", _name));
 
-    private async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_server);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
+    private Task<int> ExecuteAsync(string sql) => Sql.ExecuteAsync(_server, sql);
 }

@@ -72,7 +72,7 @@ public sealed partial class ConsoleLogTests(DatabaseOnly database) : IClassFixtu
             }
 
             var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            Assert.True(await ScalarAsync<long>(empty.ConnectionString, "SELECT count(*) FROM \"__EFMigrationsHistory\"") > 0, "The first start did not migrate.");
+            Assert.True(await Sql.ScalarAsync<long>(empty.ConnectionString, "SELECT count(*) FROM \"__EFMigrationsHistory\"") > 0, "The first start did not migrate.");
             Assert.All(lines.Where(line => line.StartsWith('[')), line => Assert.Matches(TextLine(), line));
             Assert.DoesNotContain(lines, line => line.StartsWith('{'));
             Assert.DoesNotContain(lines, line => line.Contains(" ERR]", StringComparison.Ordinal) || line.Contains(" FTL]", StringComparison.Ordinal));
@@ -84,21 +84,7 @@ public sealed partial class ConsoleLogTests(DatabaseOnly database) : IClassFixtu
         }
     }
 
-    private static async Task<T> ScalarAsync<T>(string connectionString, string sql)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
-
-    private async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
+    private Task<int> ExecuteAsync(string sql) => Sql.ExecuteAsync(database.ConnectionString, sql);
 
     [GeneratedRegex(@"^\[\d\d:\d\d:\d\d (VRB|DBG|INF|WRN|ERR|FTL)\] ")]
     private static partial Regex TextLine();

@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using OrderCancel.Api.Tests.Infrastructure;
 
 namespace OrderCancel.Api.Tests;
@@ -110,15 +109,12 @@ public sealed class MetricsTests(DatabaseOnly database) : IClassFixture<Database
         Assert.True(scrape.Has("ordercancel_scheduler_lag_seconds"));
     }
 
-    private async Task SetDueAsync(long orderId, TimeSpan? fromNow)
-    {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
-        await using var update = new NpgsqlCommand("UPDATE orders SET next_change_due_at = @due WHERE id = @id", connection);
-        update.Parameters.AddWithValue("due", fromNow is { } offset ? DateTimeOffset.UtcNow + offset : DBNull.Value);
-        update.Parameters.AddWithValue("id", orderId);
-        Assert.Equal(1, await update.ExecuteNonQueryAsync());
-    }
+    private async Task SetDueAsync(long orderId, TimeSpan? fromNow) =>
+        Assert.Equal(1, await Sql.ExecuteAsync(
+            database.ConnectionString,
+            "UPDATE orders SET next_change_due_at = @due WHERE id = @id",
+            ("due", fromNow is { } offset ? DateTimeOffset.UtcNow + offset : DBNull.Value),
+            ("id", orderId)));
 }
 
 /// <summary>With the standard <c>OTEL_EXPORTER_OTLP_*</c> variables set, traces and metrics reach an OTLP collector.</summary>
