@@ -40,6 +40,9 @@ public static class OrderErrors
     public static readonly DomainError NoScheduledReactivation =
         new("no_scheduled_reactivation", "The order has no scheduled reactivation.");
 
+    public static DomainError NothingToCancel(string sku) =>
+        new("nothing_to_cancel", $"The order has no remaining quantity of SKU '{sku}'.");
+
     public static DomainError LineNotFound(long lineId) =>
         new("line_not_found", $"The order has no line {lineId}; line ids are the ones its lines carry (GET the order).");
 

@@ -227,6 +227,23 @@ public sealed class Order
         return Apply(plan.Value, request, today, now, actor, test: false);
     }
 
+    /// <summary>
+    /// Cancels what remains of one SKU's lines (a bulk job's <c>matching_lines</c> scope): a partial cancel of those
+    /// lines, which becomes full when nothing else remains (SPEC §3). The request's own items are ignored.
+    /// </summary>
+    public Result<OrderChange> CancelSku(string sku, CancelRequest request, DateTimeOffset now, string actor)
+    {
+        List<CancelItem> items = [.. _lines
+            .Where(line => line.Sku == sku && line.ActiveQuantity > 0)
+            .Select(line => new CancelItem(line.Id, line.ActiveQuantity, null))];
+        if (items.Count == 0)
+        {
+            return Refusal(Operation.Cancel) ?? OrderErrors.NothingToCancel(sku);
+        }
+
+        return Cancel(request with { Items = items }, now, actor);
+    }
+
     /// <summary>QA's cancel (SPEC §3 "Test cancel"): the whole order, now, whatever its status but cancelled.</summary>
     public Result<OrderChange> TestCancel(CancellationReason? reason, DateTimeOffset now, string actor)
     {

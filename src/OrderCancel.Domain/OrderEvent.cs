@@ -52,4 +52,13 @@ public static class Actors
     public const string Admin = "admin";
 
     public static string ApiKey(Guid keyId) => $"api_key:{keyId}";
+
+    /// <summary>A bulk cancellation job's changes (SPEC §10).</summary>
+    public static string Job(Guid jobId) => $"{JobPrefix}{jobId}";
+
+    /// <summary>The job an actor names, or null when it is not a job.</summary>
+    public static Guid? JobOf(string actor) =>
+        actor.StartsWith(JobPrefix, StringComparison.Ordinal) && Guid.TryParse(actor.AsSpan(JobPrefix.Length), out var id) ? id : null;
+
+    private const string JobPrefix = "job:";
 }

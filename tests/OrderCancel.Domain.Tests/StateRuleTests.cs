@@ -9,6 +9,7 @@ public sealed class StateRuleTests
     {
         Cancel,
         CancelPartly,
+        CancelSku,
         ScheduleCancel,
         TestCancel,
         Reactivate,
@@ -30,6 +31,12 @@ public sealed class StateRuleTests
         { OrderStatus.Active, Operation.CancelPartly, null, OrderStatus.Active, "order.partially_cancelled" },
         { OrderStatus.Paid, Operation.CancelPartly, "order_already_paid", OrderStatus.Paid, null },
         { OrderStatus.Cancelled, Operation.CancelPartly, "order_already_cancelled", OrderStatus.Cancelled, null },
+
+        // A bulk job's matching_lines: every line of these orders has the SKU, so it takes all that remains.
+        { OrderStatus.Pending, Operation.CancelSku, null, OrderStatus.Cancelled, "order.cancelled" },
+        { OrderStatus.Active, Operation.CancelSku, null, OrderStatus.Cancelled, "order.cancelled" },
+        { OrderStatus.Paid, Operation.CancelSku, "order_already_paid", OrderStatus.Paid, null },
+        { OrderStatus.Cancelled, Operation.CancelSku, "order_already_cancelled", OrderStatus.Cancelled, null },
 
         { OrderStatus.Pending, Operation.ScheduleCancel, null, OrderStatus.Pending, "order.cancellation_scheduled" },
         { OrderStatus.Active, Operation.ScheduleCancel, null, OrderStatus.Active, "order.cancellation_scheduled" },
@@ -104,6 +111,47 @@ public sealed class StateRuleTests
         Assert.Equal("quantity_exceeds_remaining", result.Error?.Code);
         Assert.Equal(0, order.Lines[0].CancelledQuantity);
         Assert.Empty(order.PendingEvents);
+    }
+
+    [Fact]
+    public void Cancelling_a_sku_takes_only_what_remains_of_its_lines()
+    {
+        var order = Create(lines: [Line(3, 10m) with { Sku = "RECALLED" }, Line(2, 5m), Line(4, 1m) with { Sku = "RECALLED" }]);
+        Assert.True(order.Cancel(Partial(1, 1), Now, Actor).IsSuccess);
+        order.ClearPendingEvents();
+
+        var result = order.CancelSku("RECALLED", Full(), Now, Actor);
+
+        Assert.Equal(OrderEventType.OrderPartiallyCancelled, result.Value.Event.Type);
+        Assert.Equal(OrderStatus.Pending, order.Status);
+        Assert.Equal([3, 0, 4], order.Lines.Select(line => line.CancelledQuantity));
+        Assert.Equal([(1L, 2), (3L, 4)], order.Cancellations[^1].Items.Select(item => (item.LineId, item.Quantity)));
+        Assert.Equal(24m, result.Value.AmountReleased);
+        Assert.False(order.ShippingWaived);
+    }
+
+    [Fact]
+    public void Cancelling_a_sku_the_order_no_longer_has_is_refused_with_nothing_to_cancel()
+    {
+        var order = Create(lines: [Line(1, 10m) with { Sku = "RECALLED" }, Line(2, 5m)]);
+        Assert.True(order.Cancel(Partial(1, 1), Now, Actor).IsSuccess);
+        order.ClearPendingEvents();
+        var version = order.Version;
+
+        Assert.Equal("nothing_to_cancel", order.CancelSku("RECALLED", Full(), Now, Actor).Error?.Code);
+        Assert.Equal("nothing_to_cancel", order.CancelSku("OTHER", Full(), Now, Actor).Error?.Code);
+        Assert.Equal(version, order.Version);
+        Assert.Empty(order.PendingEvents);
+    }
+
+    [Fact]
+    public void A_job_actor_names_its_job()
+    {
+        var job = Guid.NewGuid();
+
+        Assert.Equal(job, Actors.JobOf(Actors.Job(job)));
+        Assert.Null(Actors.JobOf(Actors.Scheduler));
+        Assert.Null(Actors.JobOf("job:not-a-guid"));
     }
 
     [Fact]
@@ -379,6 +427,7 @@ public sealed class StateRuleTests
     {
         Operation.Cancel => order.Cancel(Full(), Now, Actor),
         Operation.CancelPartly => order.Cancel(Partial(1, 1), Now, Actor),
+        Operation.CancelSku => order.CancelSku("SKU", Full(), Now, Actor),
         Operation.ScheduleCancel => order.Cancel(Full(Today.AddDays(7)), Now, Actor),
         Operation.TestCancel => order.TestCancel(null, Now, Actor),
         Operation.Reactivate => order.Reactivate(new ReactivateRequest(null, null), Now, Actor),
