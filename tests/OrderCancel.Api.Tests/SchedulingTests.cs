@@ -135,7 +135,7 @@ public sealed class SchedulingWorkerTests(SchedulingWorkerTests.WorkerApi api) :
             var worker = Services.GetServices<IHostedService>().OfType<ScheduledChangeWorker>().Single();
             Clock.Advance(PollInterval);
             var now = Clock.GetUtcNow();
-            await Eventually.TrueAsync(() => worker.LastSweptAsOf >= now, () => $"The worker did not sweep as of {now:O} after its tick.");
+            await Eventually.TrueAsync(() => worker.LastRoundAsOf >= now, () => $"The worker did not sweep as of {now:O} after its tick.");
         }
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)

@@ -8,6 +8,9 @@ namespace OrderCancel.Api.Scheduling;
 
 public sealed record SweepResult(int Applied, int Failed);
 
+/// <summary>A committed batch's changes, with the scheduled cancellation each applied (for metrics).</summary>
+internal sealed record SchedulerBatch(int Applied, int Failed, List<(OrderChange Change, ScheduledCancellation? Cancelling)> Changes);
+
 /// <summary>
 /// Applies scheduled changes that are due, in batches. Each batch locks its orders with
 /// <c>FOR UPDATE SKIP LOCKED</c> in one transaction, so several instances sweeping the same database
@@ -15,48 +18,23 @@ public sealed record SweepResult(int Applied, int Failed);
 /// </summary>
 public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvider clock, OrderCancelMetrics metrics)
 {
-    /// <summary>
-    /// Orders a batch locks and saves. Small on purpose: the orders of every batch in flight outlive a few
-    /// collections, and with batches of 500 the heap grew by ~150 MB during a sweep of 100,000 for no gain in
-    /// speed (bench/README.md).
-    /// </summary>
-    public const int BatchSize = 100;
-
-    /// <summary>Batches run side by side: while one waits on the database, another applies its orders.</summary>
-    public const int Workers = 4;
-
     /// <param name="partnerId">Only this partner's orders (the test route); all when null (the worker).</param>
     public async Task<SweepResult> ApplyDueAsync(DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
     {
-        var sweeps = await Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => SweepAsync(asOf, partnerId, cancellation)));
-        return new SweepResult(sweeps.Sum(s => s.Applied), sweeps.Sum(s => s.Failed));
+        var batches = await BackgroundBatches.RunAsync(
+            scopes,
+            (db, token) => ApplyBatchAsync(db, asOf, partnerId, token),
+            batch => batch.Changes.ForEach(c => Record(c.Change, c.Cancelling)),
+            cancellation);
+        return new SweepResult(batches.Sum(b => b.Applied), batches.Sum(b => b.Failed));
     }
 
-    private async Task<SweepResult> SweepAsync(DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
+    private async Task<(int Claimed, SchedulerBatch Result)> ApplyBatchAsync(OrdersDbContext db, DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
     {
-        int applied = 0, failed = 0;
-        while (true)
-        {
-            var (batch, batchApplied, batchFailed) = await ApplyBatchAsync(asOf, partnerId, cancellation);
-            applied += batchApplied;
-            failed += batchFailed;
-            if (batch < BatchSize)
-            {
-                return new SweepResult(applied, failed);
-            }
-        }
-    }
-
-    private async Task<(int Locked, int Applied, int Failed)> ApplyBatchAsync(DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
-    {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
-
-        var orders = await db.LockDueOrdersAsync(asOf, partnerId, BatchSize, cancellation);
+        var orders = await db.LockDueOrdersAsync(asOf, partnerId, BackgroundBatches.BatchSize, cancellation);
         if (orders.Count == 0)
         {
-            return (0, 0, 0);
+            return (0, new SchedulerBatch(0, 0, []));
         }
 
         using var span = Telemetry.Telemetry.Source.StartActivity("scheduler.batch");
@@ -72,16 +50,10 @@ public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvi
         }
 
         await db.SaveOrdersAsync(orders, cancellation);
-        await transaction.CommitAsync(cancellation);
 
         var failed = changes.Count(c => c.Change.Event.Type == OrderEventType.OrderScheduledCancellationFailed);
         span?.SetTag("ordercancel.batch.orders", orders.Count).SetTag("ordercancel.batch.applied", changes.Count - failed).SetTag("ordercancel.batch.failed", failed);
-        foreach (var (change, cancelling) in changes)
-        {
-            Record(change, cancelling);
-        }
-
-        return (orders.Count, changes.Count - failed, failed);
+        return (orders.Count, new SchedulerBatch(changes.Count - failed, failed, changes));
     }
 
     /// <summary>After the batch committed: what each applied change counts as.</summary>
@@ -113,45 +85,16 @@ public sealed class ScheduledChangeWorker(
     TimeProvider clock,
     IConfiguration configuration,
     DatabaseOutage outage,
-    ILogger<ScheduledChangeWorker> logger) : BackgroundService
+    ILogger<ScheduledChangeWorker> logger) : PollingWorker(clock, outage, logger)
 {
-    private long _lastSweptAsOf = DateTimeOffset.MinValue.UtcTicks;
+    protected override TimeSpan PollInterval { get; } = configuration.GetValue("Scheduling:PollInterval", TimeSpan.FromSeconds(30));
 
-    /// <summary>
-    /// The clock reading the latest finished sweep (successful or not) applied changes as of; lets a caller know the
-    /// work due by a given instant is done, which a count of sweeps cannot (a sweep that began before the clock moved
-    /// may finish after it).
-    /// </summary>
-    public DateTimeOffset LastSweptAsOf => new(Volatile.Read(ref _lastSweptAsOf), TimeSpan.Zero);
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunRoundAsync(DateTimeOffset now, CancellationToken cancellation)
     {
-        var interval = configuration.GetValue("Scheduling:PollInterval", TimeSpan.FromSeconds(30));
-        using var timer = new PeriodicTimer(interval, clock);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        var result = await runner.ApplyDueAsync(now, partnerId: null, cancellation);
+        if (result.Applied + result.Failed > 0)
         {
-            var now = clock.GetUtcNow();
-            try
-            {
-                var result = await runner.ApplyDueAsync(now, partnerId: null, stoppingToken);
-                if (result.Applied + result.Failed > 0)
-                {
-                    logger.LogInformation("Applied {Applied} scheduled changes; {Failed} failed their rules", result.Applied, result.Failed);
-                }
-            }
-            catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception) && !stoppingToken.IsCancellationRequested)
-            {
-                outage.Report(exception);
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                // One bad batch must not stop the worker; the next tick tries again.
-                logger.LogError(exception, "Applying scheduled changes failed");
-            }
-            finally
-            {
-                Volatile.Write(ref _lastSweptAsOf, now.UtcTicks);
-            }
+            logger.LogInformation("Applied {Applied} scheduled changes; {Failed} failed their rules", result.Applied, result.Failed);
         }
     }
 }
