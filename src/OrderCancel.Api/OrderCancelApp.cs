@@ -8,6 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OrderCancel.Api.CancellationJobs;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Orders;
 using OrderCancel.Api.Partners;
@@ -85,6 +86,9 @@ public static class OrderCancelApp
         services.AddHostedService(provider => provider.GetRequiredService<WebhookDispatcher>());
         services.AddSingleton<ScheduledChangeRunner>();
         services.AddHostedService<ScheduledChangeWorker>();
+        services.AddSingleton<CancellationJobRunner>();
+        services.AddSingleton<CancellationJobWorker>();
+        services.AddHostedService(provider => provider.GetRequiredService<CancellationJobWorker>());
 
         services.AddOrderCancelTelemetry(configuration);
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
@@ -122,6 +126,7 @@ public static class OrderCancelApp
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).WithTags("Health");
         app.MapOrders();
         app.MapWebhooks();
+        app.MapCancellationJobs();
         app.MapTestEndpoints();
         app.MapAdmin();
     }

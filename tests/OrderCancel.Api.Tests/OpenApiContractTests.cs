@@ -216,11 +216,12 @@ public sealed class OpenApiContractTests(ApiFactory api)
         var document = await ServedDocument.FetchAsync(api.ClientWithKey(null));
 
         var webhooks = document.Root["webhooks"]!.AsObject();
-        Assert.Equal(Domain.OrderEvent.AllNames.Order(), webhooks.Select(w => w.Key).Order());
+        Assert.Equal(Webhooks.EventTypes.All.Order(), webhooks.Select(w => w.Key).Order());
         foreach (var (type, item) in webhooks)
         {
             var post = item!["post"]!;
-            Assert.Equal("#/components/schemas/WebhookMessage", post["requestBody"]!["content"]!["application/json"]!["schema"]!["$ref"]!.GetValue<string>());
+            var message = type.StartsWith("cancellation_job.", StringComparison.Ordinal) ? "JobWebhookMessage" : "WebhookMessage";
+            Assert.Equal($"#/components/schemas/{message}", post["requestBody"]!["content"]!["application/json"]!["schema"]!["$ref"]!.GetValue<string>());
             Assert.Equal(["webhook-id", "webhook-signature", "webhook-timestamp"], HeaderParameters(post.AsObject()).Order());
             Assert.Contains(type, post["summary"]!.GetValue<string>());
         }

@@ -38,6 +38,13 @@ public static class ValidationRules
                 ? $"Must have at most {currency.MinorUnit} decimals in {currency.Code}."
                 : "Has too many decimals.");
 
+    public const int MaxLimit = 100;
+
+    /// <summary>A page size given in the query string: a whole number from 1 to 100.</summary>
+    public static IRuleBuilderOptions<T, string?> MustBeALimit<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.Must(limit => limit is null || (int.TryParse(limit, out var value) && value is >= 1 and <= MaxLimit))
+            .WithMessage($"Must be a whole number from 1 to {MaxLimit}.");
+
     public static IRuleBuilderOptions<T, JsonElement?> JsonObject<T>(this IRuleBuilder<T, JsonElement?> rule) =>
         rule.Must(value => value is null || value.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null)
             .WithMessage("Must be a JSON object.");

@@ -177,7 +177,7 @@ public static class OrderEndpoints
         var events = await db.Events.AsNoTracking()
             .Where(e => e.OrderId == id && e.PartnerId == partnerId)
             .OrderBy(e => e.Sequence)
-            .Select(e => new EventResponse(e.Id, e.Type, e.OrderId, e.OccurredAt, e.Actor, new RawJson(e.Data)))
+            .Select(e => new EventResponse(e.Id, e.Type, e.OrderId!.Value, e.OccurredAt, e.Actor, new RawJson(e.Data)))
             .ToListAsync(cancellation);
         return TypedResults.Ok(new EventList(events));
     }

@@ -207,10 +207,12 @@ public sealed record EventList(IReadOnlyList<EventResponse> Data);
 
 /// <summary>The <c>data</c> of an event: the order after the change, and for a failed scheduled cancellation the reason code.</summary>
 /// <param name="Code">Only in <c>order.scheduled_cancellation_failed</c>: the state rule that refused the change.</param>
+/// <param name="JobId">Only when a bulk cancellation job made the change (actor <c>job:&lt;id&gt;</c>): that job's id.</param>
 public sealed record EventData(
     OrderResponse Order,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), SchemaRef(OpenApiSchemas.ProblemCode)] string? Code)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), SchemaRef(OpenApiSchemas.ProblemCode)] string? Code,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? JobId = null)
 {
     public static string Serialize(Order order, OrderEvent recorded) =>
-        JsonSerializer.Serialize(new EventData(OrderResponse.From(order), recorded.FailureCode), Json.Options);
+        JsonSerializer.Serialize(new EventData(OrderResponse.From(order), recorded.FailureCode, Actors.JobOf(recorded.Actor)), Json.Options);
 }

@@ -80,8 +80,6 @@ public sealed class PayOrderValidator : AbstractValidator<PayOrderRequest>
 
 public sealed class ListOrdersQueryValidator : AbstractValidator<ListOrdersQuery>
 {
-    public const int MaxLimit = 100;
-
     public ListOrdersQueryValidator()
     {
         RuleFor(q => q.Status)
@@ -90,9 +88,7 @@ public sealed class ListOrdersQueryValidator : AbstractValidator<ListOrdersQuery
         RuleFor(q => q.Kind)
             .Must(kind => kind is null || Json.TryParse<OrderKind>(kind, out _))
             .WithMessage($"Must be one of: {string.Join(", ", Json.Names<OrderKind>())}.");
-        RuleFor(q => q.Limit)
-            .Must(limit => limit is null || (int.TryParse(limit, out var value) && value is >= 1 and <= MaxLimit))
-            .WithMessage($"Must be a whole number from 1 to {MaxLimit}.");
+        RuleFor(q => q.Limit).MustBeALimit();
         RuleFor(q => q.Cursor)
             .Must(cursor => cursor is null || OrderCursor.TryDecode(cursor, out _))
             .WithMessage("Is not a cursor this API returned.");

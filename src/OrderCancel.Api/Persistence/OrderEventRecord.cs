@@ -13,7 +13,8 @@ public sealed class OrderEventRecord
 
     public Guid PartnerId { get; init; }
 
-    public long OrderId { get; init; }
+    /// <summary>The order it happened to; null for an event about something else (a cancellation job).</summary>
+    public long? OrderId { get; init; }
 
     public required string Type { get; init; }
 

@@ -49,6 +49,15 @@ internal static class OrderRows
         FOR UPDATE SKIP LOCKED
         """;
 
+    private const string LockManySql = $"""
+        SELECT {OrderColumns} FROM orders o
+        WHERE o.id = ANY($1) AND o.partner_id = $2
+        ORDER BY o.id
+        FOR UPDATE
+        """;
+
+    private const string FindManySql = $"SELECT {OrderColumns} FROM orders o WHERE o.id = ANY($1) AND o.partner_id = $2 ORDER BY o.id";
+
     private const string LinesSql = $"SELECT {LineColumns} FROM order_lines l WHERE l.order_id = $1 ORDER BY l.id";
 
     private const string LinesOfOrdersSql = $"SELECT {LineColumns} FROM order_lines l WHERE l.order_id = ANY($1) ORDER BY l.order_id, l.id";
@@ -155,20 +164,45 @@ internal static class OrderRows
     /// Locks up to <paramref name="limit"/> orders with a scheduled change due by <paramref name="asOf"/>, skipping
     /// those another sweep holds, and loads them.
     /// </summary>
-    public static async Task<IReadOnlyList<Order>> LockDueAsync(
+    public static Task<IReadOnlyList<Order>> LockDueAsync(
         NpgsqlConnection connection,
         DbTransaction? transaction,
         DateTimeOffset asOf,
         Guid? partnerId,
         int limit,
-        CancellationToken cancellation)
+        CancellationToken cancellation) =>
+        ReadWithLinesAsync(
+            new NpgsqlCommand(LockDueSql, connection, (NpgsqlTransaction?)transaction)
+            {
+                Parameters = { Value(asOf), new NpgsqlParameter { Value = partnerId ?? (object)DBNull.Value }, Value(limit) },
+            },
+            cancellation);
+
+    /// <summary>
+    /// The partner's orders among <paramref name="ids"/>, in id order, locked until the transaction ends unless
+    /// <paramref name="lockRows"/> is false (a read that changes nothing). Ids that are not the partner's are left out.
+    /// </summary>
+    /// <remarks>Locks are taken in id order, so two batches over overlapping orders wait for each other instead of deadlocking.</remarks>
+    public static Task<IReadOnlyList<Order>> LockManyAsync(
+        NpgsqlConnection connection,
+        DbTransaction? transaction,
+        Guid partnerId,
+        long[] ids,
+        bool lockRows,
+        CancellationToken cancellation) =>
+        ReadWithLinesAsync(
+            new NpgsqlCommand(lockRows ? LockManySql : FindManySql, connection, (NpgsqlTransaction?)transaction)
+            {
+                Parameters = { Value(ids), Value(partnerId) },
+            },
+            cancellation);
+
+    /// <summary>Runs <paramref name="orderQuery"/>, then (after any locks it takes are held) reads the lines of what it found.</summary>
+    private static async Task<IReadOnlyList<Order>> ReadWithLinesAsync(NpgsqlCommand orderQuery, CancellationToken cancellation)
     {
         Dictionary<long, LoadedOrder> orders;
-        await using (var command = new NpgsqlCommand(LockDueSql, connection, (NpgsqlTransaction?)transaction)
-        {
-            Parameters = { Value(asOf), new NpgsqlParameter { Value = partnerId ?? (object)DBNull.Value }, Value(limit) },
-        })
-        await using (var reader = await command.ExecuteReaderAsync(cancellation))
+        await using (orderQuery)
+        await using (var reader = await orderQuery.ExecuteReaderAsync(cancellation))
         {
             orders = await ReadOrdersAsync(reader, cancellation);
         }
@@ -178,7 +212,7 @@ internal static class OrderRows
             return [];
         }
 
-        await using var lines = new NpgsqlCommand(LinesOfOrdersSql, connection, (NpgsqlTransaction?)transaction)
+        await using var lines = new NpgsqlCommand(LinesOfOrdersSql, orderQuery.Connection, orderQuery.Transaction)
         {
             Parameters = { Value<long[]>([.. orders.Keys]) },
         };
@@ -259,7 +293,7 @@ internal static class OrderRows
                 {
                     Value(recorded.Id),
                     Value(recorded.PartnerId),
-                    Value(recorded.OrderId),
+                    Value(recorded.OrderId!.Value),
                     Value(recorded.Type),
                     Value(recorded.OccurredAt.ToUniversalTime()),
                     Value(recorded.Actor),
@@ -307,7 +341,7 @@ internal static class OrderRows
             {
                 Value<Guid[]>([.. events.Select(e => e.Id)]),
                 Value<Guid[]>([.. events.Select(e => e.PartnerId)]),
-                Value<long[]>([.. events.Select(e => e.OrderId)]),
+                Value<long[]>([.. events.Select(e => e.OrderId!.Value)]),
                 Value<string[]>([.. events.Select(e => e.Type)]),
                 Value<DateTimeOffset[]>([.. events.Select(e => e.OccurredAt.ToUniversalTime())]),
                 Value<string[]>([.. events.Select(e => e.Actor)]),

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
+using OrderCancel.Api.CancellationJobs;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Webhooks;
 using OrderCancel.Domain;
@@ -27,6 +28,10 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
 
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
+    public DbSet<CancellationJob> CancellationJobs => Set<CancellationJob>();
+
+    public DbSet<CancellationJobOrder> CancellationJobOrders => Set<CancellationJobOrder>();
 
     private NpgsqlConnection Connection => (NpgsqlConnection)Database.GetDbConnection();
 
@@ -81,6 +86,39 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     /// <summary>Writes what the locked orders' changes did and the events they recorded, in the current transaction.</summary>
     public Task SaveOrdersAsync(IEnumerable<Order> orders, CancellationToken cancellation) =>
         OrderRows.SaveAsync(Connection, Transaction, orders, cancellation);
+
+    /// <summary>The partner's orders among <paramref name="ids"/>, locked unless <paramref name="lockRows"/> is false (see <see cref="OrderRows.LockManyAsync"/>).</summary>
+    public Task<IReadOnlyList<Order>> LockOrdersAsync(Guid partnerId, long[] ids, bool lockRows, CancellationToken cancellation) =>
+        OrderRows.LockManyAsync(Connection, Transaction, partnerId, ids, lockRows, cancellation);
+
+    /// <summary>Starts the oldest queued cancellation job, fixing its orders; its id, or null when none is queued.</summary>
+    public Task<Guid?> StartNextCancellationJobAsync(DateTimeOffset now, CancellationToken cancellation) =>
+        CancellationJobRows.StartNextAsync(Connection, Transaction, now, cancellation);
+
+    /// <summary>Up to <paramref name="limit"/> pending orders of a running job, claimed (SKIP LOCKED); null when it is not running.</summary>
+    public Task<JobBatch?> ClaimCancellationJobBatchAsync(Guid jobId, int limit, CancellationToken cancellation) =>
+        CancellationJobRows.ClaimBatchAsync(Connection, Transaction, jobId, limit, cancellation);
+
+    public Task SaveCancellationJobOutcomesAsync(Guid jobId, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now, CancellationToken cancellation) =>
+        CancellationJobRows.SaveOutcomesAsync(Connection, Transaction, jobId, outcomes, now, cancellation);
+
+    /// <summary>
+    /// The job, tracked and locked until the transaction ends: the batches in flight have committed when this returns,
+    /// and none starts until the transaction ends. Scoped to the partner when one is given; null when not found.
+    /// </summary>
+    public async Task<CancellationJob?> LockCancellationJobAsync(Guid id, Guid? partnerId, CancellationToken cancellation)
+    {
+        var job = await CancellationJobs
+            .FromSql($"SELECT * FROM cancellation_jobs WHERE id = {id} AND ({partnerId}::uuid IS NULL OR partner_id = {partnerId}) FOR UPDATE")
+            .SingleOrDefaultAsync(cancellation);
+        if (job is not null)
+        {
+            // Only for a job the caller may see: a stranger's id must not make it wait on someone else's batches.
+            await CancellationJobRows.LockJobExclusivelyAsync(Connection, Transaction, id, cancellation);
+        }
+
+        return job;
+    }
 
     /// <summary>Runs <paramref name="read"/> on this context's connection, opened for it unless it already is.</summary>
     private async Task<T> WithConnectionAsync<T>(Func<NpgsqlConnection, Task<T>> read, CancellationToken cancellation)

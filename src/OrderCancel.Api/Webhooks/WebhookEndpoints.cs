@@ -7,7 +7,6 @@ using Microsoft.Extensions.Options;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Persistence;
-using OrderCancel.Domain;
 
 namespace OrderCancel.Api.Webhooks;
 
@@ -56,8 +55,8 @@ public sealed class CreateWebhookValidator : AbstractValidator<CreateWebhookRequ
         RuleFor(r => r.Events).Required()
             .Must(events => events is null || events.Count > 0).WithMessage("Must name at least one event type, or \"*\".");
         RuleForEach(r => r.Events)
-            .Must(type => type == "*" || OrderEvent.AllNames.Contains(type))
-            .WithMessage($"Must be \"*\" or one of: {string.Join(", ", OrderEvent.AllNames)}.");
+            .Must(type => type == "*" || EventTypes.All.Contains(type))
+            .WithMessage($"Must be \"*\" or one of: {string.Join(", ", EventTypes.All)}.");
     }
 }
 

@@ -108,6 +108,8 @@ public static class OpenApi
         private static readonly Dictionary<string, string> Descriptions = new(StringComparer.Ordinal)
         {
             ["Orders"] = "Create, read and list orders; pay, cancel (in full, in part, now or later), take back a scheduled change, reactivate.",
+            ["Cancellation jobs"] = "Bulk cancellations in the background: by ids or a filter (SKU, status, metadata…), whole orders or one SKU's lines, "
+                + "with a dry run first, progress, per-order results and a stop.",
             ["Webhooks"] = "Endpoints that receive signed events (Standard Webhooks), their deliveries and secrets.",
             ["Testing"] = "For QA in test environments: fire order.cancelled, apply scheduled changes now. 403 in Production.",
             ["Admin"] = "Partners and their API keys; the admin key only.",

@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.OpenApi;
 using OrderCancel.Api.Orders;
-using OrderCancel.Domain;
 using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace OrderCancel.Api.Http;
@@ -140,8 +139,8 @@ public static class OpenApiSchemas
         {
             swaggerDoc.Components ??= new OpenApiComponents();
             var schemas = swaggerDoc.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>(StringComparer.Ordinal);
-            schemas[EventType] = StringEnum("An event type (SPEC §2).", OrderEvent.AllNames);
-            schemas[EventTypeOrAll] = StringEnum("An event type, or `*` for every type.", ["*", .. OrderEvent.AllNames]);
+            schemas[EventType] = StringEnum("An event type (SPEC §2, §10).", Webhooks.EventTypes.All);
+            schemas[EventTypeOrAll] = StringEnum("An event type, or `*` for every type.", ["*", .. Webhooks.EventTypes.All]);
             schemas[ProblemCode] = StringEnum(
                 "The stable, machine-readable reason of a problem (SPEC §6); branch on it. New codes may be added: treat an "
                 + "unknown one by its HTTP status.",

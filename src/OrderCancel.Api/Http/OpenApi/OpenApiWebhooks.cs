@@ -23,16 +23,22 @@ public sealed class OpenApiWebhooks : IDocumentFilter
         ["order.reactivated"] = "A cancelled order was reactivated.",
         ["order.reactivation_scheduled"] = "A reactivation was scheduled for a later day.",
         ["order.reactivation_unscheduled"] = "A scheduled reactivation was taken back.",
+        ["cancellation_job.completed"] = "A cancellation job went through every order it covers; `data.job` has its final counts.",
+        ["cancellation_job.stopped"] = "A cancellation job was stopped; `data.job` has the counts of what it did before.",
     };
 
     public void Apply(OpenApiDocument swaggerDoc, DocumentFilterContext context)
     {
-        var message = context.SchemaGenerator.GenerateSchema(typeof(WebhookMessage), context.SchemaRepository);
-        swaggerDoc.Webhooks = Domain.OrderEvent.AllNames.ToDictionary(
+        var orderMessage = context.SchemaGenerator.GenerateSchema(typeof(WebhookMessage), context.SchemaRepository);
+        var jobMessage = context.SchemaGenerator.GenerateSchema(typeof(CancellationJobs.JobWebhookMessage), context.SchemaRepository);
+        swaggerDoc.Webhooks = EventTypes.All.ToDictionary(
             type => type,
             type => (IOpenApiPathItem)new OpenApiPathItem
             {
-                Operations = new Dictionary<HttpMethod, OpenApiOperation> { [HttpMethod.Post] = Receive(type, message) },
+                Operations = new Dictionary<HttpMethod, OpenApiOperation>
+                {
+                    [HttpMethod.Post] = Receive(type, CancellationJobs.CancellationJobEvents.All.Contains(type) ? jobMessage : orderMessage),
+                },
             },
             StringComparer.Ordinal);
     }

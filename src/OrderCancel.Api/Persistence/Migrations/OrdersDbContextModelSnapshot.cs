@@ -51,6 +51,120 @@ namespace OrderCancel.Api.Persistence.Migrations
                     b.ToTable("data_protection_keys", (string)null);
                 });
 
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJob", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("created_by");
+
+                    b.Property<bool>("DryRun")
+                        .HasColumnType("boolean")
+                        .HasColumnName("dry_run");
+
+                    b.Property<DateTimeOffset?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.PrimitiveCollection<long[]>("OrderIds")
+                        .HasColumnType("bigint[]")
+                        .HasColumnName("order_ids");
+
+                    b.Property<Guid>("PartnerId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("partner_id");
+
+                    b.Property<string>("Request")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("request");
+
+                    b.Property<DateTimeOffset?>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("status");
+
+                    b.Property<string>("Summary")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("summary");
+
+                    b.HasKey("Id")
+                        .HasName("pk_cancellation_jobs");
+
+                    b.HasIndex("PartnerId", "Id")
+                        .IsDescending(false, true)
+                        .HasDatabaseName("ix_cancellation_jobs_partner_id_id");
+
+                    b.HasIndex("Status", "CreatedAt")
+                        .HasDatabaseName("ix_cancellation_jobs_status_created_at")
+                        .HasFilter("status IN ('queued', 'running')");
+
+                    b.ToTable("cancellation_jobs", (string)null);
+                });
+
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobOrder", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<long>("OrderId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("order_id");
+
+                    b.Property<decimal?>("AmountReleased")
+                        .HasColumnType("numeric")
+                        .HasColumnName("amount_released");
+
+                    b.Property<string>("Code")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("code");
+
+                    b.Property<string>("Currency")
+                        .HasMaxLength(3)
+                        .HasColumnType("character(3)")
+                        .HasColumnName("currency")
+                        .IsFixedLength();
+
+                    b.Property<Guid?>("EventId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("event_id");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("outcome");
+
+                    b.Property<DateTimeOffset?>("ProcessedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("processed_at");
+
+                    b.HasKey("JobId", "OrderId")
+                        .HasName("pk_cancellation_job_orders");
+
+                    b.HasIndex("JobId", "OrderId")
+                        .HasDatabaseName("ix_cancellation_job_orders_pending")
+                        .HasFilter("outcome = 'pending'");
+
+                    b.ToTable("cancellation_job_orders", (string)null);
+                });
+
             modelBuilder.Entity("OrderCancel.Api.Partners.ApiKey", b =>
                 {
                     b.Property<Guid>("Id")
@@ -187,7 +301,7 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("occurred_at");
 
-                    b.Property<long>("OrderId")
+                    b.Property<long?>("OrderId")
                         .HasColumnType("bigint")
                         .HasColumnName("order_id");
 
@@ -612,6 +726,26 @@ namespace OrderCancel.Api.Persistence.Migrations
                     b.ToTable("orders", (string)null);
                 });
 
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJob", b =>
+                {
+                    b.HasOne("OrderCancel.Api.Partners.Partner", null)
+                        .WithMany()
+                        .HasForeignKey("PartnerId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_cancellation_jobs_partners_partner_id");
+                });
+
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobOrder", b =>
+                {
+                    b.HasOne("OrderCancel.Api.CancellationJobs.CancellationJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_cancellation_job_orders_cancellation_jobs_job_id");
+                });
+
             modelBuilder.Entity("OrderCancel.Api.Partners.ApiKey", b =>
                 {
                     b.HasOne("OrderCancel.Api.Partners.Partner", null)
@@ -628,7 +762,6 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .WithMany()
                         .HasForeignKey("OrderId")
                         .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
                         .HasConstraintName("fk_order_events_orders_order_id");
                 });
 

@@ -1,0 +1,83 @@
+namespace OrderCancel.Api.CancellationJobs;
+
+public enum CancellationJobStatus
+{
+    Queued,
+    Running,
+    Completed,
+    Stopped,
+}
+
+public enum CancellationScope
+{
+    /// <summary>Cancel each order whole.</summary>
+    Order,
+
+    /// <summary>Cancel only what remains of the filter's SKU on each order.</summary>
+    MatchingLines,
+}
+
+/// <summary>What a job did, or would do (a dry run), to one order; <c>pending</c> until a batch gets to it.</summary>
+public enum JobOutcome
+{
+    Pending,
+    Cancelled,
+    PartiallyCancelled,
+    Scheduled,
+    Refused,
+}
+
+/// <summary>
+/// A bulk cancellation (SPEC §10): what to select, how to cancel, and where it stands. The orders it covers are fixed
+/// when it starts (<see cref="CancellationJobOrder"/> rows); their outcomes say how far it got.
+/// </summary>
+public sealed class CancellationJob
+{
+    public Guid Id { get; init; }
+
+    public Guid PartnerId { get; init; }
+
+    public CancellationJobStatus Status { get; set; }
+
+    public bool DryRun { get; init; }
+
+    /// <summary>The request as accepted (<see cref="JobRequest"/> as JSON), without the ids of <see cref="OrderIds"/>.</summary>
+    public required string Request { get; init; }
+
+    /// <summary>The <c>order_ids</c> selector, until the job starts and fixes its orders.</summary>
+    public long[]? OrderIds { get; set; }
+
+    /// <summary>Who created it (<c>api_key:&lt;id&gt;</c>), for the log; its changes are the job's own (<c>job:&lt;id&gt;</c>).</summary>
+    public required string CreatedBy { get; init; }
+
+    /// <summary>Counts and amounts as they were when the job finished (<see cref="JobSummary"/> as JSON); live until then.</summary>
+    public string? Summary { get; set; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset? FinishedAt { get; set; }
+}
+
+/// <summary>One order a job covers, and what happened to it: written in the transaction that changed the order.</summary>
+public sealed class CancellationJobOrder
+{
+    public Guid JobId { get; init; }
+
+    public long OrderId { get; init; }
+
+    public JobOutcome Outcome { get; set; }
+
+    /// <summary>For <see cref="JobOutcome.Refused"/>: the state rule's code, as a single cancel would answer it.</summary>
+    public string? Code { get; set; }
+
+    /// <summary>The event the change wrote; null for a dry run, a refusal, or while pending.</summary>
+    public Guid? EventId { get; set; }
+
+    public decimal? AmountReleased { get; set; }
+
+    public string? Currency { get; set; }
+
+    public DateTimeOffset? ProcessedAt { get; set; }
+}

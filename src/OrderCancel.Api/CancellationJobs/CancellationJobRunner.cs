@@ -1,0 +1,202 @@
+using Microsoft.EntityFrameworkCore;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Orders;
+using OrderCancel.Api.Persistence;
+using OrderCancel.Api.Scheduling;
+using OrderCancel.Api.Telemetry;
+using OrderCancel.Domain;
+
+namespace OrderCancel.Api.CancellationJobs;
+
+/// <summary>
+/// Runs bulk cancellation jobs (SPEC §10) on any instance: starts queued ones (fixing the orders each covers), then
+/// works the running ones in the shared batch loop (<see cref="BackgroundBatches"/>). Each order goes through the
+/// same domain method as a single cancel, and its change, its event and its outcome row commit in one transaction,
+/// so whichever instance dies when, no order is changed twice and none is skipped.
+/// </summary>
+public sealed class CancellationJobRunner(IServiceScopeFactory scopes, TimeProvider clock, OrderCancelMetrics metrics)
+{
+    /// <summary>Starts every queued job, then works every running one until it is done or stopped. Returns the orders processed.</summary>
+    public async Task<int> RunAsync(CancellationToken cancellation)
+    {
+        while (await InTransactionAsync((db, token) => db.StartNextCancellationJobAsync(clock.GetUtcNow(), token), cancellation) is not null)
+        {
+        }
+
+        List<Guid> running = await InTransactionAsync(
+            (db, token) => db.CancellationJobs.Where(j => j.Status == CancellationJobStatus.Running).OrderBy(j => j.CreatedAt).Select(j => j.Id).ToListAsync(token),
+            cancellation);
+        var processed = 0;
+        foreach (var jobId in running)
+        {
+            var batches = await BackgroundBatches.RunAsync(scopes, (db, token) => ProcessBatchAsync(db, jobId, token), Record, cancellation);
+            processed += batches.Sum(b => b.Outcomes.Count);
+            await InTransactionAsync((db, token) => CompleteIfDoneAsync(db, jobId, token), cancellation);
+        }
+
+        return processed;
+    }
+
+    /// <summary>What the job has done so far, from its rows: counts by outcome and refusal code, amounts by currency.</summary>
+    public static async Task<JobSummary> SummaryAsync(OrdersDbContext db, Guid jobId, CancellationToken cancellation)
+    {
+        var groups = await db.CancellationJobOrders.AsNoTracking()
+            .Where(o => o.JobId == jobId)
+            .GroupBy(o => new { o.Outcome, o.Code, o.Currency })
+            .Select(g => new { g.Key.Outcome, g.Key.Code, g.Key.Currency, Count = g.Count(), Amount = g.Sum(o => o.AmountReleased) ?? 0m })
+            .ToListAsync(cancellation);
+        return JobSummary.Of([.. groups.Select(g => (g.Outcome, g.Code, g.Currency, g.Count, g.Amount))]);
+    }
+
+    /// <summary>
+    /// Ends a job (locked with <see cref="OrdersDbContext.LockCancellationJobAsync"/>): its counts are kept on it and
+    /// its event (<c>cancellation_job.completed</c> or <c>.stopped</c>) goes out through the outbox like any other.
+    /// </summary>
+    public static async Task FinishAsync(
+        OrdersDbContext db, CancellationJob job, CancellationJobStatus status, string actor, DateTimeOffset now, CancellationToken cancellation)
+    {
+        var summary = await SummaryAsync(db, job.Id, cancellation);
+        job.Status = status;
+        job.FinishedAt = now;
+        job.Summary = summary.Serialize();
+        db.Events.Add(new OrderEventRecord
+        {
+            Id = Guid.CreateVersion7(now),
+            PartnerId = job.PartnerId,
+            OrderId = null,
+            Type = status == CancellationJobStatus.Completed ? CancellationJobEvents.Completed : CancellationJobEvents.Stopped,
+            OccurredAt = now,
+            Actor = actor,
+            Data = System.Text.Json.JsonSerializer.Serialize(new JobEventData(CancellationJobResponse.From(job, summary)), Json.Options),
+        });
+        await db.SaveChangesAsync(cancellation);
+    }
+
+    private async Task<(int Claimed, CommittedBatch Result)> ProcessBatchAsync(OrdersDbContext db, Guid jobId, CancellationToken cancellation)
+    {
+        var batch = await db.ClaimCancellationJobBatchAsync(jobId, BackgroundBatches.BatchSize, cancellation);
+        if (batch is not { OrderIds.Length: > 0 })
+        {
+            return (0, new CommittedBatch(null, []));
+        }
+
+        using var span = Telemetry.Telemetry.Source.StartActivity("cancellation_job.batch");
+        var orders = await db.LockOrdersAsync(batch.PartnerId, batch.OrderIds, lockRows: !batch.DryRun, cancellation);
+        var now = clock.GetUtcNow();
+        var actor = Actors.Job(jobId);
+        var request = batch.Request.ToCancelRequest();
+        var byId = orders.ToDictionary(order => order.Id);
+        List<JobOrderOutcome> outcomes = [];
+        foreach (var id in batch.OrderIds)
+        {
+            if (!byId.TryGetValue(id, out var order))
+            {
+                outcomes.Add(new JobOrderOutcome(id, JobOutcome.Refused, "order_not_found", null, 0m, null));
+                continue;
+            }
+
+            var result = batch.Request.Scope == CancellationScope.MatchingLines
+                ? order.CancelSku(batch.Request.Filter!.Sku!, request, now, actor)
+                : order.Cancel(request, now, actor);
+            outcomes.Add(OutcomeOf(order, result, batch.DryRun));
+        }
+
+        if (!batch.DryRun)
+        {
+            await db.SaveOrdersAsync(orders, cancellation);
+        }
+
+        await db.SaveCancellationJobOutcomesAsync(jobId, outcomes, now, cancellation);
+        span?.SetTag("ordercancel.job.id", jobId).SetTag("ordercancel.batch.orders", outcomes.Count).SetTag("ordercancel.job.dry_run", batch.DryRun);
+        return (batch.OrderIds.Length, new CommittedBatch(batch, outcomes));
+    }
+
+    /// <summary>After a batch committed: each order it changed counts as a cancellation (a dry run's do not).</summary>
+    private void Record(CommittedBatch committed)
+    {
+        if (committed.Batch is not { DryRun: false } batch)
+        {
+            return;
+        }
+
+        var type = batch.Request.Scope == CancellationScope.MatchingLines ? "partial" : "full";
+        var reason = Json.Name(batch.Request.Reason);
+        foreach (var outcome in committed.Outcomes)
+        {
+            var scheduled = outcome.Outcome == JobOutcome.Scheduled;
+            metrics.Cancellation(type, reason, scheduled, outcome.Code ?? (scheduled ? OrderMutation.Scheduled : OrderMutation.Applied));
+        }
+    }
+
+    private static JobOrderOutcome OutcomeOf(Order order, Result<OrderChange> result, bool dryRun)
+    {
+        if (!result.IsSuccess)
+        {
+            return new JobOrderOutcome(order.Id, JobOutcome.Refused, result.Error!.Code, null, 0m, order.CurrencyCode);
+        }
+
+        var change = result.Value;
+        var outcome = change switch
+        {
+            { Scheduled: true } => JobOutcome.Scheduled,
+            { Event.Type: OrderEventType.OrderCancelled } => JobOutcome.Cancelled,
+            _ => JobOutcome.PartiallyCancelled,
+        };
+        return new JobOrderOutcome(order.Id, outcome, null, dryRun ? null : change.Event.Id, change.AmountReleased, order.CurrencyCode);
+    }
+
+    private async Task CompleteIfDoneAsync(OrdersDbContext db, Guid jobId, CancellationToken cancellation)
+    {
+        // Locked first, so the batches in flight have committed: the pending count below sees all they did.
+        var job = await db.LockCancellationJobAsync(jobId, partnerId: null, cancellation);
+        if (job is not { Status: CancellationJobStatus.Running }
+            || await db.CancellationJobOrders.AnyAsync(o => o.JobId == jobId && o.Outcome == JobOutcome.Pending, cancellation))
+        {
+            return;
+        }
+
+        await FinishAsync(db, job, CancellationJobStatus.Completed, Actors.Job(jobId), clock.GetUtcNow(), cancellation);
+    }
+
+    private async Task<T> InTransactionAsync<T>(Func<OrdersDbContext, CancellationToken, Task<T>> work, CancellationToken cancellation)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
+        var result = await work(db, cancellation);
+        await transaction.CommitAsync(cancellation);
+        return result;
+    }
+
+    private Task<bool> InTransactionAsync(Func<OrdersDbContext, CancellationToken, Task> work, CancellationToken cancellation) =>
+        InTransactionAsync(
+            async (db, token) =>
+            {
+                await work(db, token);
+                return true;
+            },
+            cancellation);
+}
+
+/// <summary>A batch that committed: the job's request (null when nothing was claimed) and each order's outcome.</summary>
+internal sealed record CommittedBatch(JobBatch? Batch, List<JobOrderOutcome> Outcomes);
+
+/// <summary>Looks for cancellation jobs to start or work every <c>CancellationJobs:PollInterval</c> (default 2 s), and at once when one is created here.</summary>
+public sealed class CancellationJobWorker(
+    CancellationJobRunner runner,
+    TimeProvider clock,
+    IConfiguration configuration,
+    DatabaseOutage outage,
+    ILogger<CancellationJobWorker> logger) : PollingWorker(clock, outage, logger)
+{
+    protected override TimeSpan PollInterval { get; } = configuration.GetValue("CancellationJobs:PollInterval", TimeSpan.FromSeconds(2));
+
+    protected override async Task RunRoundAsync(DateTimeOffset now, CancellationToken cancellation)
+    {
+        var processed = await runner.RunAsync(cancellation);
+        if (processed > 0)
+        {
+            logger.LogInformation("Cancellation jobs processed {Orders} orders", processed);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using OrderCancel.Api.CancellationJobs;
+using OrderCancel.Api.Partners;
+
+namespace OrderCancel.Api.Persistence.Configurations;
+
+public sealed class CancellationJobConfiguration : IEntityTypeConfiguration<CancellationJob>
+{
+    public void Configure(EntityTypeBuilder<CancellationJob> builder)
+    {
+        builder.ToTable("cancellation_jobs");
+        builder.HasKey(j => j.Id);
+        builder.Property(j => j.Id).ValueGeneratedNever();
+        builder.Property(j => j.Status).HasConversion<SnakeCaseEnumConverter<CancellationJobStatus>>().HasMaxLength(20);
+        builder.Property(j => j.Request).HasColumnType("jsonb");
+        builder.Property(j => j.Summary).HasColumnType("jsonb");
+        builder.Property(j => j.CreatedBy).HasMaxLength(64);
+        builder.HasOne<Partner>().WithMany().HasForeignKey(j => j.PartnerId).OnDelete(DeleteBehavior.Restrict);
+
+        // A partner's jobs newest first (ids are UUIDv7, so by id); and the workers' look for jobs to start or run.
+        builder.HasIndex(j => new { j.PartnerId, j.Id }).IsDescending(false, true);
+        builder.HasIndex(j => new { j.Status, j.CreatedAt }).HasFilter("status IN ('queued', 'running')");
+    }
+}
+
+public sealed class CancellationJobOrderConfiguration : IEntityTypeConfiguration<CancellationJobOrder>
+{
+    public void Configure(EntityTypeBuilder<CancellationJobOrder> builder)
+    {
+        builder.ToTable("cancellation_job_orders");
+        builder.HasKey(o => new { o.JobId, o.OrderId });
+        builder.Property(o => o.Outcome).HasConversion<SnakeCaseEnumConverter<JobOutcome>>().HasMaxLength(20);
+        builder.Property(o => o.Code).HasMaxLength(64);
+        builder.Property(o => o.Currency).HasMaxLength(3).IsFixedLength();
+        builder.HasOne<CancellationJob>().WithMany().HasForeignKey(o => o.JobId).OnDelete(DeleteBehavior.Cascade);
+
+        // What the batches claim: a job's pending orders in id order. Shrinks as the job goes.
+        builder.HasIndex(o => new { o.JobId, o.OrderId }).HasFilter("outcome = 'pending'").HasDatabaseName("ix_cancellation_job_orders_pending");
+    }
+}
