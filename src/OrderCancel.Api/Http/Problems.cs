@@ -31,6 +31,7 @@ public static class Problems
         ["reactivation_already_scheduled"] = (400, "A reactivation is already scheduled"),
         ["no_scheduled_cancellation"] = (400, "No cancellation is scheduled"),
         ["no_scheduled_reactivation"] = (400, "No reactivation is scheduled"),
+        ["nothing_to_cancel"] = (400, "Nothing of that SKU remains on the order"),
         ["duplicate_reference"] = (409, "An order with this reference exists"),
         ["idempotency_key_in_use"] = (409, "A request with this idempotency key is still running"),
         ["version_mismatch"] = (412, "The order has changed"),
