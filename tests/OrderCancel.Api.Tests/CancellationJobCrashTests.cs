@@ -51,7 +51,8 @@ public sealed class CancellationJobCrashTests(DatabaseOnly database) : IClassFix
             FOR UPDATE
             """,
             holder,
-            hold) { Parameters = { new() { Value = partner.Id } } })
+            hold)
+        { Parameters = { new() { Value = partner.Id } } })
         {
             await lockRows.ExecuteNonQueryAsync();
         }
