@@ -175,6 +175,59 @@ public sealed class CancellationJobTests(ApiFactory api)
     }
 
     [Fact]
+    public async Task A_metadata_filter_compares_values_by_json_kind_and_is_not_thrown_by_a_number_postgres_cannot_hold()
+    {
+        var partner = await api.NewPartnerAsync();
+        async Task<long> Create(string metadata)
+        {
+            var order = NewOrder();
+            order["metadata"] = System.Text.Json.Nodes.JsonNode.Parse(metadata);
+            return (await partner.Client.CreateOrderAsync(order)).Id();
+        }
+
+        var numberAsDecimal = await Create("""{"lot": 7.0, "recalled": true, "huge": 1e999999}""");
+        var number = await Create("""{"lot": 7, "recalled": true}""");
+        var numberAsText = await Create("""{"lot": "7", "recalled": true}""");
+        var notRecalled = await Create("""{"lot": 7, "recalled": false}""");
+        await Create("""{"huge": 1e999999}""");
+
+        var job = await partner.Client.RunJobAsync("""{"filter":{"metadata":{"lot":7,"recalled":true}},"reason":"out_of_stock","dry_run":true}""");
+        var byText = await partner.Client.RunJobAsync("""{"filter":{"metadata":{"lot":"7"}},"reason":"out_of_stock","dry_run":true}""");
+
+        Assert.Equal(new[] { numberAsDecimal, number }.Order(), (await partner.Client.JobResultsAsync(job.GetProperty("id").GetGuid())).Select(r => r.OrderId));
+        Assert.Equal([numberAsText], (await partner.Client.JobResultsAsync(byText.GetProperty("id").GetGuid())).Select(r => r.OrderId));
+        Assert.NotEqual(notRecalled, numberAsText);
+    }
+
+    [Fact]
+    public async Task A_job_that_cannot_start_stays_queued_and_does_not_hold_up_the_jobs_after_it()
+    {
+        var partner = await api.NewPartnerAsync();
+        var order = (await partner.Client.CreateOrderAsync()).Id();
+        var broken = Guid.CreateVersion7();
+        await Sql.ExecuteAsync(
+            api.ConnectionString,
+            """
+            INSERT INTO cancellation_jobs (id, partner_id, status, dry_run, request, created_by, created_at)
+            VALUES (@id, @partner, 'queued', false, '{"reason":"other"}', 'test', now() - interval '1 hour')
+            """,
+            ("id", broken),
+            ("partner", partner.Id));
+        try
+        {
+            var job = await partner.Client.RunJobAsync($$"""{"order_ids":[{{order}}],"reason":"customer_request"}""");
+
+            Assert.Equal(1, job.GetProperty("counts").GetProperty("cancelled").GetInt32());
+            var stuck = await (await partner.Client.GetAsync($"/v1/cancellation-jobs/{broken}")).ShouldBeAsync(HttpStatusCode.OK);
+            Assert.Equal("queued", stuck.GetProperty("status").GetString());
+        }
+        finally
+        {
+            await Sql.ExecuteAsync(api.ConnectionString, "DELETE FROM cancellation_jobs WHERE id = @id", ("id", broken));
+        }
+    }
+
+    [Fact]
     public async Task The_job_list_is_newest_first_and_keyset_paged()
     {
         var partner = await api.NewPartnerAsync();
@@ -238,6 +291,7 @@ public sealed class CancellationJobTests(ApiFactory api)
     [InlineData("""{"order_ids":[1],"reason":"out_of_stock","scope":"matching_lines"}""", "scope")]
     [InlineData("""{"filter":{"status":"pending"},"reason":"out_of_stock","scope":"matching_lines"}""", "scope")]
     [InlineData("""{"filter":{"metadata":{"tags":["a"]}},"reason":"out_of_stock"}""", "filter.metadata")]
+    [InlineData("""{"filter":{"metadata":{"a":1e999999}},"reason":"out_of_stock"}""", "filter.metadata")]
     [InlineData("""{"filter":{"created_from":"2026-02-01T00:00:00Z","created_to":"2026-01-01T00:00:00Z"},"reason":"out_of_stock"}""", "filter.created_to")]
     [InlineData("""{"filter":{"sku":"A\u0000"},"reason":"out_of_stock"}""", "filter.sku")]
     [InlineData("""{"filter":{"status":"lost"},"reason":"out_of_stock"}""", "filter.status")]

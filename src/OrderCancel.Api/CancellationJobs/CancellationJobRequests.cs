@@ -93,7 +93,7 @@ public sealed class CreateCancellationJobValidator : AbstractValidator<CreateCan
                 .Must((f, to) => f.CreatedFrom is not { } from || to is not { } end || from < end).WithMessage("Must be after created_from.");
             filter.RuleFor(f => f.Metadata)
                 .Must(metadata => metadata is null || IsFlatObject(metadata.Value))
-                .WithMessage($"Must be an object of 1 to {MaxMetadataKeys} keys whose values are strings, numbers or booleans.");
+                .WithMessage($"Must be an object of 1 to {MaxMetadataKeys} keys (up to 100 characters) whose values are strings, booleans or numbers within ±7.9e28.");
         }).When(r => r.Filter is not null);
         RuleFor(r => r.Reason).Required();
         RuleFor(r => r.Note).MaximumLength(CancelOrderValidator.MaxNote).WithMessage($"Must be at most {CancelOrderValidator.MaxNote} characters.");
@@ -111,8 +111,12 @@ public sealed class CreateCancellationJobValidator : AbstractValidator<CreateCan
     private static bool IsFlatObject(JsonElement metadata) =>
         metadata.ValueKind == JsonValueKind.Object
         && metadata.EnumerateObject().Count() is >= 1 and <= MaxMetadataKeys
-        && metadata.EnumerateObject().All(property => property.Value.ValueKind
-            is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False);
+        && metadata.EnumerateObject().All(property => property.Name.Length is >= 1 and <= 100 && property.Value.ValueKind switch
+        {
+            JsonValueKind.String or JsonValueKind.True or JsonValueKind.False => true,
+            JsonValueKind.Number => property.Value.TryGetDecimal(out _),
+            _ => false,
+        });
 }
 
 public sealed class ListCancellationJobsQuery

@@ -14,13 +14,44 @@ namespace OrderCancel.Api.CancellationJobs;
 /// same domain method as a single cancel, and its change, its event and its outcome row commit in one transaction,
 /// so whichever instance dies when, no order is changed twice and none is skipped.
 /// </summary>
-public sealed class CancellationJobRunner(IServiceScopeFactory scopes, TimeProvider clock, OrderCancelMetrics metrics)
+public sealed class CancellationJobRunner(
+    IServiceScopeFactory scopes, TimeProvider clock, OrderCancelMetrics metrics, ILogger<CancellationJobRunner> logger)
 {
-    /// <summary>Starts every queued job, then works every running one until it is done or stopped. Returns the orders processed.</summary>
+    /// <summary>
+    /// Starts every queued job, then works every running one until it is done or stopped. Returns the orders processed.
+    /// A job that fails (a bug, not a lost database) is logged and left for the next round, and the others go on.
+    /// </summary>
     public async Task<int> RunAsync(CancellationToken cancellation)
     {
-        while (await InTransactionAsync((db, token) => db.StartNextCancellationJobAsync(clock.GetUtcNow(), token), cancellation) is not null)
+        List<Guid> failed = [];
+        while (true)
         {
+            Guid? claimed = null;
+            try
+            {
+                claimed = await InTransactionAsync(
+                    async (db, token) =>
+                    {
+                        if (await db.ClaimCancellationJobToStartAsync([.. failed], token) is not { } job)
+                        {
+                            return null;
+                        }
+
+                        claimed = job.Id;
+                        await db.StartCancellationJobAsync(job, clock.GetUtcNow(), token);
+                        return (Guid?)job.Id;
+                    },
+                    cancellation);
+                if (claimed is null)
+                {
+                    break;
+                }
+            }
+            catch (Exception exception) when (claimed is { } job && IsJobFault(exception, cancellation))
+            {
+                logger.LogError(exception, "Starting cancellation job {JobId} failed; it stays queued for the next round", job);
+                failed.Add(job);
+            }
         }
 
         List<Guid> running = await InTransactionAsync(
@@ -29,13 +60,24 @@ public sealed class CancellationJobRunner(IServiceScopeFactory scopes, TimeProvi
         var processed = 0;
         foreach (var jobId in running)
         {
-            var batches = await BackgroundBatches.RunAsync(scopes, (db, token) => ProcessBatchAsync(db, jobId, token), Record, cancellation);
-            processed += batches.Sum(b => b.Outcomes.Count);
-            await InTransactionAsync((db, token) => CompleteIfDoneAsync(db, jobId, token), cancellation);
+            try
+            {
+                var batches = await BackgroundBatches.RunAsync(scopes, (db, token) => ProcessBatchAsync(db, jobId, token), Record, cancellation);
+                processed += batches.Sum(b => b.Outcomes.Count);
+                await InTransactionAsync((db, token) => CompleteIfDoneAsync(db, jobId, token), cancellation);
+            }
+            catch (Exception exception) when (IsJobFault(exception, cancellation))
+            {
+                logger.LogError(exception, "Working cancellation job {JobId} failed; what its batches committed stays, the rest is tried next round", jobId);
+            }
         }
 
         return processed;
     }
+
+    /// <summary>A fault of one job: not a lost database (every job would meet it: the worker reports the outage) nor a shutdown.</summary>
+    private static bool IsJobFault(Exception exception, CancellationToken cancellation) =>
+        !DatabaseOutage.IsUnavailable(exception) && !(exception is OperationCanceledException && cancellation.IsCancellationRequested);
 
     /// <summary>What the job has done so far, from its rows: counts by outcome and refusal code, amounts by currency.</summary>
     public static async Task<JobSummary> SummaryAsync(OrdersDbContext db, Guid jobId, CancellationToken cancellation)

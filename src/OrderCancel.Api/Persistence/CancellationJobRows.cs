@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Globalization;
+using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using OrderCancel.Api.CancellationJobs;
@@ -8,6 +10,9 @@ namespace OrderCancel.Api.Persistence;
 
 /// <summary>A job's batch: which job, whose orders, and the ids it claimed (locked until its transaction ends).</summary>
 public sealed record JobBatch(Guid PartnerId, bool DryRun, JobRequest Request, long[] OrderIds);
+
+/// <summary>A queued job as its start reads it: the request as stored, and the order ids of an <c>order_ids</c> job.</summary>
+public sealed record QueuedJob(Guid Id, Guid PartnerId, string Request, long[]? OrderIds);
 
 /// <summary>What a batch did to one order, written in the transaction that changed it.</summary>
 public sealed record JobOrderOutcome(long OrderId, JobOutcome Outcome, string? Code, Guid? EventId, decimal AmountReleased, string? Currency);
@@ -20,7 +25,7 @@ internal static class CancellationJobRows
 {
     private const string ClaimJobToStartSql = """
         SELECT id, partner_id, request::text, order_ids FROM cancellation_jobs
-        WHERE status = 'queued'
+        WHERE status = 'queued' AND NOT (id = ANY($1))
         ORDER BY created_at LIMIT 1
         FOR UPDATE SKIP LOCKED
         """;
@@ -37,7 +42,7 @@ internal static class CancellationJobRows
         """;
 
     /// <summary>Each criterion applies when given; the plan is made for the values given (unnamed statements).</summary>
-    private const string SelectByFilterSql = """
+    private const string SelectByFilterSql = $"""
         INSERT INTO cancellation_job_orders (job_id, order_id, outcome)
         SELECT $1, o.id, 'pending' FROM orders o
         WHERE o.partner_id = $2
@@ -47,9 +52,29 @@ internal static class CancellationJobRows
           AND ($6::text IS NULL OR o.reference = $6)
           AND ($7::timestamptz IS NULL OR o.created_at >= $7)
           AND ($8::timestamptz IS NULL OR o.created_at < $8)
-          AND ($9::jsonb IS NULL OR o.metadata::jsonb @> $9)
-          AND ($10::text IS NULL OR EXISTS (
-                SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.sku = $10 AND l.cancelled_quantity < l.quantity))
+          AND ($9::text[] IS NULL OR NOT EXISTS (
+                SELECT 1 FROM unnest($9::text[], $10::text[], $11::text[]) AS f(key, kind, value)
+                WHERE NOT {MetadataValueEquals}))
+          AND ($12::text IS NULL OR EXISTS (
+                SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.sku = $12 AND l.cancelled_quantity < l.quantity))
+        """;
+
+    /// <summary>
+    /// One metadata criterion (key, JSON kind, value as text) against the order's metadata, read as stored (json, not
+    /// cast to jsonb as a whole: orders keep their metadata as sent, and a number PostgreSQL's numeric cannot hold, such
+    /// as 1e999999, would make every job with a metadata filter fail). A number is compared as a number only when its
+    /// text is one numeric can take; CASE keeps the cast from running on anything else.
+    /// </summary>
+    private const string MetadataValueEquals = """
+        CASE
+            WHEN json_typeof(o.metadata -> f.key) IS DISTINCT FROM f.kind THEN false
+            WHEN f.kind = 'number' THEN
+                CASE WHEN (o.metadata ->> f.key) ~ '^-?[0-9]{1,200}(\.[0-9]{1,200})?([eE][-+]?[0-9]{1,3})?$'
+                     THEN (o.metadata ->> f.key)::numeric = f.value::numeric
+                     ELSE false
+                END
+            ELSE (o.metadata ->> f.key) = f.value
+        END
         """;
 
     private const string MarkRunningSql = "UPDATE cancellation_jobs SET status = 'running', started_at = $2, order_ids = NULL WHERE id = $1";
@@ -85,36 +110,32 @@ internal static class CancellationJobRows
         WHERE j.job_id = $1 AND j.order_id = v.order_id
         """;
 
-    /// <summary>Claims the oldest queued job, fixes the orders it covers, and marks it running. Null when none is queued.</summary>
-    public static async Task<Guid?> StartNextAsync(NpgsqlConnection connection, DbTransaction? transaction, DateTimeOffset now, CancellationToken cancellation)
+    /// <summary>Claims (locks) the oldest queued job but those in <paramref name="skip"/>; null when there is none.</summary>
+    public static async Task<QueuedJob?> ClaimToStartAsync(
+        NpgsqlConnection connection, DbTransaction? transaction, Guid[] skip, CancellationToken cancellation)
     {
-        Guid jobId, partnerId;
-        JobRequest request;
-        long[]? ids;
-        await using (var claim = new NpgsqlCommand(ClaimJobToStartSql, connection, (NpgsqlTransaction?)transaction))
-        await using (var reader = await claim.ExecuteReaderAsync(cancellation))
-        {
-            if (!await reader.ReadAsync(cancellation))
-            {
-                return null;
-            }
+        await using var claim = new NpgsqlCommand(ClaimJobToStartSql, connection, (NpgsqlTransaction?)transaction) { Parameters = { Value(skip) } };
+        await using var reader = await claim.ExecuteReaderAsync(cancellation);
+        return await reader.ReadAsync(cancellation)
+            ? new QueuedJob(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetFieldValue<long[]>(3))
+            : null;
+    }
 
-            (jobId, partnerId, request) = (reader.GetGuid(0), reader.GetGuid(1), JobRequest.Parse(reader.GetString(2)));
-            ids = reader.IsDBNull(3) ? null : reader.GetFieldValue<long[]>(3);
-        }
-
+    /// <summary>Fixes the orders a claimed job covers (its ids, or what its filter selects now) and marks it running.</summary>
+    public static async Task StartAsync(NpgsqlConnection connection, DbTransaction? transaction, QueuedJob job, DateTimeOffset now, CancellationToken cancellation)
+    {
         await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)transaction)
         {
             BatchCommands =
             {
-                ids is not null
-                    ? new NpgsqlBatchCommand(SelectByIdsSql) { Parameters = { Value(jobId), Value(partnerId), Value(ids), Value(now) } }
-                    : SelectByFilter(jobId, partnerId, request.Filter!),
-                new NpgsqlBatchCommand(MarkRunningSql) { Parameters = { Value(jobId), Value(now) } },
+                job.OrderIds is { } ids
+                    ? new NpgsqlBatchCommand(SelectByIdsSql) { Parameters = { Value(job.Id), Value(job.PartnerId), Value(ids), Value(now) } }
+                    : SelectByFilter(job.Id, job.PartnerId, JobRequest.Parse(job.Request).Filter
+                        ?? throw new InvalidOperationException($"Cancellation job {job.Id} has neither order ids nor a filter.")),
+                new NpgsqlBatchCommand(MarkRunningSql) { Parameters = { Value(job.Id), Value(now) } },
             },
         };
         await batch.ExecuteNonQueryAsync(cancellation);
-        return jobId;
     }
 
     /// <summary>A batch of the job's pending orders, claimed; null when the job is not running (stopped, or finished).</summary>
@@ -180,22 +201,49 @@ internal static class CancellationJobRows
         await command.ExecuteNonQueryAsync(cancellation);
     }
 
-    private static NpgsqlBatchCommand SelectByFilter(Guid jobId, Guid partnerId, JobFilter filter) => new(SelectByFilterSql)
+    private static NpgsqlBatchCommand SelectByFilter(Guid jobId, Guid partnerId, JobFilter filter)
     {
-        Parameters =
+        var command = new NpgsqlBatchCommand(SelectByFilterSql)
         {
-            Value(jobId),
-            Value(partnerId),
-            Optional(filter.Status is { } status ? Json.Name(status) : null, NpgsqlDbType.Text),
-            Optional(filter.Kind is { } kind ? Json.Name(kind) : null, NpgsqlDbType.Text),
-            Optional(filter.CustomerRef, NpgsqlDbType.Text),
-            Optional(filter.Reference, NpgsqlDbType.Text),
-            Optional(filter.CreatedFrom, NpgsqlDbType.TimestampTz),
-            Optional(filter.CreatedTo, NpgsqlDbType.TimestampTz),
-            Optional(filter.Metadata?.Text, NpgsqlDbType.Jsonb),
-            Optional(filter.Sku, NpgsqlDbType.Text),
-        },
-    };
+            Parameters =
+            {
+                Value(jobId),
+                Value(partnerId),
+                Optional(filter.Status is { } status ? Json.Name(status) : null, NpgsqlDbType.Text),
+                Optional(filter.Kind is { } kind ? Json.Name(kind) : null, NpgsqlDbType.Text),
+                Optional(filter.CustomerRef, NpgsqlDbType.Text),
+                Optional(filter.Reference, NpgsqlDbType.Text),
+                Optional(filter.CreatedFrom, NpgsqlDbType.TimestampTz),
+                Optional(filter.CreatedTo, NpgsqlDbType.TimestampTz),
+            },
+        };
+        command.Parameters.AddRange(MetadataCriteria(filter.Metadata));
+        command.Parameters.Add(Optional(filter.Sku, NpgsqlDbType.Text));
+        return command;
+    }
+
+    /// <summary>The metadata criteria as three arrays (keys, JSON kinds, values as text), or three nulls.</summary>
+    private static NpgsqlParameter[] MetadataCriteria(RawJson? metadata)
+    {
+        if (metadata is not { } given)
+        {
+            return [.. Enumerable.Range(0, 3).Select(_ => Optional(null, NpgsqlDbType.Array | NpgsqlDbType.Text))];
+        }
+
+        using var document = JsonDocument.Parse(given.Text);
+        var criteria = document.RootElement.EnumerateObject().Select(property => property.Value.ValueKind switch
+        {
+            JsonValueKind.String => (property.Name, Kind: "string", Value: property.Value.GetString()!),
+            JsonValueKind.Number => (property.Name, Kind: "number", Value: property.Value.GetDecimal().ToString(CultureInfo.InvariantCulture)),
+            _ => (property.Name, Kind: "boolean", Value: property.Value.ValueKind == JsonValueKind.True ? "true" : "false"),
+        }).ToList();
+        return
+        [
+            Value<string[]>([.. criteria.Select(c => c.Name)]),
+            Value<string[]>([.. criteria.Select(c => c.Kind)]),
+            Value<string[]>([.. criteria.Select(c => c.Value)]),
+        ];
+    }
 
     private static NpgsqlParameter Optional(object? value, NpgsqlDbType type) => new() { Value = value ?? DBNull.Value, NpgsqlDbType = type };
 

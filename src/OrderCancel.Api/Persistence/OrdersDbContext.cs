@@ -91,9 +91,13 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     public Task<IReadOnlyList<Order>> LockOrdersAsync(Guid partnerId, long[] ids, bool lockRows, CancellationToken cancellation) =>
         OrderRows.LockManyAsync(Connection, Transaction, partnerId, ids, lockRows, cancellation);
 
-    /// <summary>Starts the oldest queued cancellation job, fixing its orders; its id, or null when none is queued.</summary>
-    public Task<Guid?> StartNextCancellationJobAsync(DateTimeOffset now, CancellationToken cancellation) =>
-        CancellationJobRows.StartNextAsync(Connection, Transaction, now, cancellation);
+    /// <summary>Claims the oldest queued cancellation job (SKIP LOCKED) but those in <paramref name="skip"/>; null when none is queued.</summary>
+    public Task<QueuedJob?> ClaimCancellationJobToStartAsync(Guid[] skip, CancellationToken cancellation) =>
+        CancellationJobRows.ClaimToStartAsync(Connection, Transaction, skip, cancellation);
+
+    /// <summary>Fixes the orders a claimed job covers and marks it running.</summary>
+    public Task StartCancellationJobAsync(QueuedJob job, DateTimeOffset now, CancellationToken cancellation) =>
+        CancellationJobRows.StartAsync(Connection, Transaction, job, now, cancellation);
 
     /// <summary>Up to <paramref name="limit"/> pending orders of a running job, claimed (SKIP LOCKED); null when it is not running.</summary>
     public Task<JobBatch?> ClaimCancellationJobBatchAsync(Guid jobId, int limit, CancellationToken cancellation) =>
