@@ -9,7 +9,7 @@ using Npgsql;
 // It seeds the orders, drives each scenario with wrk (bench/wrk/*.lua) at a fixed concurrency, samples
 // the target's RSS meanwhile, runs the scheduler sweep and prints the table.
 // Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --raw-pid PID --admin-key KEY --db CONNSTR
-//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get]
+//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk]
 var options = Options.Parse(args);
 using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(15) };
 
@@ -18,6 +18,16 @@ var key = await Setup.CreatePartnerKeyAsync(http, options);
 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
 await using var db = NpgsqlDataSource.Create(options.Database);
 var seeder = new Seeder(http, db, options.Service);
+
+if (options.Only == "bulk")
+{
+    // The bulk job against the scheduler sweep, in one run (issue 16): no load scenarios, no raw baseline.
+    var getPool = await seeder.PoolAsync("get", 10_000, quantity: 2);
+    var sweep = await Sweep.RunAsync(http, seeder, options);
+    Report.PrintSweep(sweep);
+    Report.PrintBulk(await Bulk.RunAsync(http, seeder, new Wrk(options, key, seeder), getPool, options), sweep);
+    return;
+}
 
 Console.Error.WriteLine("Seeding orders...");
 var quick = options.Only == "get";
@@ -139,12 +149,14 @@ internal sealed class Seeder(HttpClient http, NpgsqlDataSource db, string servic
         return file;
     }
 
-    public async Task<long> CreateAsync(int quantity)
+    /// <param name="firstSku">The first line's SKU (the bulk scenario's recall selects its orders by it).</param>
+    public async Task<long> CreateAsync(int quantity, string firstSku = "A", bool recurring = false)
     {
+        var kind = recurring ? "\"kind\":\"recurring\",\"billing_period\":\"monthly\"" : "\"kind\":\"one_time\"";
         var body = $$$"""
-            {"kind":"one_time","currency":"EUR","time_zone":"{{{TimeZone}}}",
+            {{{{kind}}},"currency":"EUR","time_zone":"{{{TimeZone}}}",
              "customer":{"ref":"cus_bench","email":"bench@example.com","first_name":"Bench","last_name":"Mark"},
-             "lines":[{"sku":"A","name":"Item A","quantity":{{{quantity}}},"unit_price":19.90,"discount":1.50,"tax_rate":0.2},
+             "lines":[{"sku":"{{{firstSku}}}","name":"Item A","quantity":{{{quantity}}},"unit_price":19.90,"discount":1.50,"tax_rate":0.2},
                       {"sku":"B","name":"Item B","quantity":{{{quantity}}},"unit_price":5.00},
                       {"sku":"C","name":"Item C","quantity":{{{quantity}}},"unit_price":12.35,"tax_rate":0.055}],
              "shipping_cost":4.90,"metadata":{"source":"bench"}}
@@ -202,6 +214,14 @@ internal sealed class Wrk(Options options, string key, Seeder db)
 
     private static readonly JsonSerializerOptions SummaryJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
     private static readonly string Scripts = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "wrk"));
+
+    /// <summary>A measured run of <paramref name="seconds"/> without a warm-up (the caller warmed the target up).</summary>
+    public async Task<Result> MeasureAsync(Target target, string scenario, string ids, int seconds, long offset)
+    {
+        var run = await RunWrkAsync(target, scenario, ids, seconds, offset);
+        return new Result(target.Name, scenario, run.Requests, run.SocketErrors + run.BadStatus, run.DurationUs / 1e6,
+            run.P50Us / 1000.0, run.P95Us / 1000.0, run.P99Us / 1000.0, 0, 0);
+    }
 
     public async Task<Result> RunAsync(Target target, string scenario, string ids)
     {
@@ -362,6 +382,72 @@ internal static class Sweep
     }
 }
 
+internal sealed record BulkResult(int Matched, int Cancelled, int Refused, double JobSeconds, double PeakRssMb, Result GetAlone, Result GetDuringJob);
+
+/// <summary>
+/// A recall: 100,000 orders carrying one SKU (70 % pending, 20 % active subscriptions, 10 % paid) cancelled whole by one
+/// job, while single-order gets run beside it; the same gets alone, just before, are the comparison.
+/// </summary>
+internal static class Bulk
+{
+    public const int Orders = 100_000;
+
+    public static async Task<BulkResult> RunAsync(HttpClient http, Seeder seeder, Wrk wrk, string getPool, Options options)
+    {
+        Console.Error.WriteLine($"Seeding {Orders} recall orders (pending, active, paid)...");
+        var pending = await seeder.CreateAsync(quantity: 2, firstSku: "RECALL");
+        var active = await seeder.CreateAsync(quantity: 2, firstSku: "RECALL", recurring: true);
+        var paid = await seeder.CreateAsync(quantity: 2, firstSku: "RECALL");
+        using (var order = await http.GetAsync($"{options.Service}/v1/orders/{paid}"))
+        {
+            var due = JsonDocument.Parse(await order.Content.ReadAsStringAsync()).RootElement.GetProperty("amount_due").GetDecimal();
+            using var payment = await http.PostAsync($"{options.Service}/v1/orders/{paid}/payments",
+                new StringContent($$"""{"method":"card","amount":{{due.ToString(CultureInfo.InvariantCulture)}}}""", Encoding.UTF8, "application/json"));
+            payment.EnsureSuccessStatusCode();
+        }
+
+        await seeder.CopiesAsync(pending, Orders * 7 / 10 - 1);
+        await seeder.CopiesAsync(active, Orders * 2 / 10 - 1);
+        await seeder.CopiesAsync(paid, Orders / 10 - 1);
+
+        var service = Target.Both(options)[0];
+        Console.Error.WriteLine("Single-order gets alone (after a warm-up)...");
+        var alone = await wrk.RunAsync(service, "get", getPool);
+        await seeder.CheckpointAsync();
+
+        Console.Error.WriteLine("The job, with the same gets beside it...");
+        using var rss = RssSampler.Start(options.ServicePid);
+        using var created = await http.PostAsync($"{options.Service}/v1/cancellation-jobs",
+            new StringContent("""{"filter":{"sku":"RECALL"},"reason":"out_of_stock","note":"Bench recall."}""", Encoding.UTF8, "application/json"));
+        created.EnsureSuccessStatusCode();
+        var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid();
+        var during = await wrk.MeasureAsync(service, "get", getPool, options.Seconds, offset: 0);
+        JsonElement job;
+        while (true)
+        {
+            using var response = await http.GetAsync($"{options.Service}/v1/cancellation-jobs/{id}");
+            job = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+            if (job.GetProperty("status").GetString() == "completed")
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        var peak = rss.PeakMb;
+        var seconds = (job.GetProperty("finished_at").GetDateTimeOffset() - job.GetProperty("started_at").GetDateTimeOffset()).TotalSeconds;
+        var counts = job.GetProperty("counts");
+        Console.Error.WriteLine($"Job: {counts} in {seconds:0.0} s");
+        if (counts.GetProperty("matched").GetInt32() != Orders || counts.GetProperty("processed").GetInt32() != Orders)
+        {
+            throw new InvalidOperationException($"The job did not process the {Orders} recall orders: {counts}");
+        }
+
+        return new BulkResult(Orders, counts.GetProperty("cancelled").GetInt32(), counts.GetProperty("refused").GetInt32(), seconds, peak, alone, during);
+    }
+}
+
 internal static class Report
 {
     public static void PrintLoad(List<Result> results, Options options)
@@ -389,6 +475,23 @@ internal static class Report
         table.AppendLine("| --- | ---: | ---: | ---: | ---: |");
         table.AppendLine(CultureInfo.InvariantCulture, $"| service (batches of the worker, events and outbox rows) | {sweep.Orders} | {sweep.ServiceSeconds:0.0} | {sweep.Orders / sweep.ServiceSeconds:0} | {sweep.PeakRssMb:0} |");
         table.AppendLine(CultureInfo.InvariantCulture, $"| one set-based SQL UPDATE (no events) | {sweep.Orders} | {sweep.SetBasedSeconds:0.0} | {sweep.Orders / sweep.SetBasedSeconds:0} | |");
+        Console.WriteLine(table.ToString());
+    }
+
+    public static void PrintBulk(BulkResult bulk, SweepResult sweep)
+    {
+        var table = new StringBuilder();
+        table.AppendLine("| bulk job (same run) | orders | cancelled | refused | seconds | orders/s | ÷ sweep's orders/s | peak RSS MB | ÷ sweep's RSS |");
+        table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        var rate = bulk.Matched / bulk.JobSeconds;
+        table.AppendLine(CultureInfo.InvariantCulture,
+            $"| one job, filter sku, scope order | {bulk.Matched} | {bulk.Cancelled} | {bulk.Refused} | {bulk.JobSeconds:0.0} | {rate:0} | {rate / (sweep.Orders / sweep.ServiceSeconds):0.00} | {bulk.PeakRssMb:0} | {bulk.PeakRssMb / sweep.PeakRssMb:0.00} |");
+        table.AppendLine();
+        table.AppendLine("| single-order get | requests/s | p50 ms | p99 ms | p99 ÷ alone |");
+        table.AppendLine("| --- | ---: | ---: | ---: | ---: |");
+        table.AppendLine(CultureInfo.InvariantCulture, $"| alone | {bulk.GetAlone.PerSecond:0} | {bulk.GetAlone.P50:0.0} | {bulk.GetAlone.P99:0.0} | |");
+        table.AppendLine(CultureInfo.InvariantCulture,
+            $"| during the job ({bulk.GetDuringJob.Seconds:0} s of its {bulk.JobSeconds:0.0} s) | {bulk.GetDuringJob.PerSecond:0} | {bulk.GetDuringJob.P50:0.0} | {bulk.GetDuringJob.P99:0.0} | {bulk.GetDuringJob.P99 / bulk.GetAlone.P99:0.00} |");
         Console.WriteLine(table.ToString());
     }
 }
