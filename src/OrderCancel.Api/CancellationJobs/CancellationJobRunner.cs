@@ -24,6 +24,7 @@ public sealed class CancellationJobRunner(
     public async Task<int> RunAsync(CancellationToken cancellation)
     {
         List<Guid> failed = [];
+        var started = false;
         while (true)
         {
             Guid? claimed = null;
@@ -46,12 +47,19 @@ public sealed class CancellationJobRunner(
                 {
                     break;
                 }
+
+                started = true;
             }
             catch (Exception exception) when (claimed is { } job && IsJobFault(exception, cancellation))
             {
                 logger.LogError(exception, "Starting cancellation job {JobId} failed; it stays queued for the next round", job);
                 failed.Add(job);
             }
+        }
+
+        if (started)
+        {
+            await InTransactionAsync((db, token) => db.AnalyzeCancellationJobOrdersAsync(token), cancellation);
         }
 
         List<Guid> running = await InTransactionAsync(

@@ -99,6 +99,16 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     public Task StartCancellationJobAsync(QueuedJob job, DateTimeOffset now, CancellationToken cancellation) =>
         CancellationJobRows.StartAsync(Connection, Transaction, job, now, cancellation);
 
+    /// <summary>Refreshes the planner's statistics of the jobs' order rows (after a job started; see <see cref="CancellationJobRows.AnalyzeAsync"/>).</summary>
+    public Task AnalyzeCancellationJobOrdersAsync(CancellationToken cancellation) =>
+        WithConnectionAsync(
+            async connection =>
+            {
+                await CancellationJobRows.AnalyzeAsync(connection, cancellation);
+                return true;
+            },
+            cancellation);
+
     /// <summary>Up to <paramref name="limit"/> pending orders of a running job, claimed (SKIP LOCKED); null when it is not running.</summary>
     public Task<JobBatch?> ClaimCancellationJobBatchAsync(Guid jobId, int limit, CancellationToken cancellation) =>
         CancellationJobRows.ClaimBatchAsync(Connection, Transaction, jobId, limit, cancellation);
