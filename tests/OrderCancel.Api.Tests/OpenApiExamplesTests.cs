@@ -87,6 +87,36 @@ public sealed class OpenApiExamplesTests(ApiFactory api)
         await Send("POST", "/v1/webhooks", "/v1/webhooks", HttpStatusCode.Created);
     }
 
+    [Fact]
+    public async Task The_cancellation_job_examples_do_what_they_say_on_the_create_examples_order()
+    {
+        var document = await ServedDocument.FetchAsync(api.ClientWithKey(null));
+        var partner = await api.NewPartnerAsync();
+        var order = await (await partner.Client.PostAsync("/v1/orders", Requests.Json(Example(document, "/v1/orders", "POST", null)))).ShouldBeAsync(HttpStatusCode.Created);
+        async Task<JsonElement> RunAsync(string? example)
+        {
+            var response = await partner.Client.PostAsync("/v1/cancellation-jobs", Requests.Json(Example(document, "/v1/cancellation-jobs", "POST", example)));
+            var job = await document.AssertDocumentedAsync(response, "POST", "/v1/cancellation-jobs");
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            return await partner.Client.WaitForJobAsync(job.GetProperty("id").GetGuid());
+        }
+
+        var dry = await RunAsync(null);
+        Assert.True(dry.GetProperty("dry_run").GetBoolean());
+        Assert.Equal(1, dry.GetProperty("counts").GetProperty("partially_cancelled").GetInt32());
+        Assert.Equal(0, (await partner.Client.GetOrderAsync(order.Id())).GetProperty("lines")[1].GetProperty("cancelled_quantity").GetInt32());
+
+        var recall = await RunAsync("recall");
+        Assert.Equal(Jobs.Totals(dry), Jobs.Totals(recall));
+        var lines = (await partner.Client.GetOrderAsync(order.Id())).GetProperty("lines");
+        Assert.Equal([0, 1], lines.EnumerateArray().Select(l => l.GetProperty("cancelled_quantity").GetInt32()));
+
+        var scheduled = await RunAsync("scheduled");
+        Assert.Equal(1, scheduled.GetProperty("counts").GetProperty("scheduled").GetInt32());
+        var byIds = await RunAsync("by_ids");
+        Assert.Equal(3, byIds.GetProperty("counts").GetProperty("processed").GetInt32());
+    }
+
     /// <summary>The named example's value, or the first one's: what Swagger UI fills in.</summary>
     private static JsonNode Example(ServedDocument document, string path, string method, string? name)
     {

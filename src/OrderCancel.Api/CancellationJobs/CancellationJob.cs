@@ -50,6 +50,9 @@ public sealed class CancellationJob
     /// <summary>Who created it (<c>api_key:&lt;id&gt;</c>), for the log; its changes are the job's own (<c>job:&lt;id&gt;</c>).</summary>
     public required string CreatedBy { get; init; }
 
+    /// <summary>How many orders the job covers: fixed when it starts (0 while queued).</summary>
+    public int Matched { get; set; }
+
     /// <summary>Counts and amounts as they were when the job finished (<see cref="JobSummary"/> as JSON); live until then.</summary>
     public string? Summary { get; set; }
 
@@ -80,4 +83,25 @@ public sealed class CancellationJobOrder
     public string? Currency { get; set; }
 
     public DateTimeOffset? ProcessedAt { get; set; }
+}
+
+/// <summary>
+/// What one batch did, by outcome, refusal code and currency, written in the batch's transaction: a job's counts are the
+/// sum of its tallies (a few per batch), so reading them costs the same whatever the job's size.
+/// </summary>
+public sealed class CancellationJobTally
+{
+    public long Id { get; init; }
+
+    public Guid JobId { get; init; }
+
+    public JobOutcome Outcome { get; init; }
+
+    public string? Code { get; init; }
+
+    public string? Currency { get; init; }
+
+    public int Orders { get; init; }
+
+    public decimal AmountReleased { get; init; }
 }

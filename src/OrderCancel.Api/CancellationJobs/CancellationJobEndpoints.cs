@@ -159,7 +159,7 @@ public static class CancellationJobEndpoints
     }
 
     private static async Task<CancellationJobResponse> ResponseAsync(OrdersDbContext db, CancellationJob job, CancellationToken cancellation) =>
-        CancellationJobResponse.From(job, job.Summary is { } kept ? JobSummary.Parse(kept) : await CancellationJobRunner.SummaryAsync(db, job.Id, cancellation));
+        CancellationJobResponse.From(job, job.Summary is { } kept ? JobSummary.Parse(kept) : await CancellationJobRunner.SummaryAsync(db, job, cancellation));
 
     private static ProblemHttpResult NotFound(Guid id) => Problems.Result("not_found", $"Cancellation job {id} not found.");
 }

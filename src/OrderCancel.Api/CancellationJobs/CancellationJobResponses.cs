@@ -93,13 +93,14 @@ public sealed record JobSummary(JobCounts Counts, IReadOnlyDictionary<string, de
 {
     public static readonly JobSummary None = new(new JobCounts(0, 0, 0, 0, 0, 0, new Dictionary<string, int>()), new Dictionary<string, decimal>());
 
-    /// <param name="groups">The job's rows grouped by outcome, code and currency: how many, and the amount they released.</param>
-    public static JobSummary Of(IReadOnlyList<(JobOutcome Outcome, string? Code, string? Currency, int Count, decimal Amount)> groups)
+    /// <param name="matched">The orders the job covers.</param>
+    /// <param name="groups">What its batches did, by outcome, code and currency: how many orders, and the amount they released.</param>
+    public static JobSummary Of(int matched, IReadOnlyList<(JobOutcome Outcome, string? Code, string? Currency, int Count, decimal Amount)> groups)
     {
         int Count(JobOutcome outcome) => groups.Where(g => g.Outcome == outcome).Sum(g => g.Count);
         var counts = new JobCounts(
+            matched,
             groups.Sum(g => g.Count),
-            groups.Where(g => g.Outcome != JobOutcome.Pending).Sum(g => g.Count),
             Count(JobOutcome.Cancelled),
             Count(JobOutcome.PartiallyCancelled),
             Count(JobOutcome.Scheduled),
@@ -108,7 +109,7 @@ public sealed record JobSummary(JobCounts Counts, IReadOnlyDictionary<string, de
                 .GroupBy(g => g.Code ?? "unknown", StringComparer.Ordinal)
                 .OrderBy(g => g.Key, StringComparer.Ordinal)
                 .ToDictionary(g => g.Key, g => g.Sum(r => r.Count), StringComparer.Ordinal));
-        var amounts = groups.Where(g => g.Currency is not null && g.Outcome is not (JobOutcome.Pending or JobOutcome.Refused))
+        var amounts = groups.Where(g => g.Currency is not null && g.Outcome != JobOutcome.Refused)
             .GroupBy(g => g.Currency!, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Sum(r => r.Amount), StringComparer.Ordinal);

@@ -70,7 +70,8 @@ public sealed class CancellationJobRunner(
         {
             try
             {
-                var batches = await BackgroundBatches.RunAsync(scopes, (db, token) => ProcessBatchAsync(db, jobId, token), Record, cancellation);
+                var sweep = new JobSweep(jobId);
+                var batches = await BackgroundBatches.RunAsync(scopes, (db, token) => ProcessBatchAsync(db, sweep, token), Record, cancellation);
                 processed += batches.Sum(b => b.Outcomes.Count);
                 await InTransactionAsync((db, token) => CompleteIfDoneAsync(db, jobId, token), cancellation);
             }
@@ -87,15 +88,15 @@ public sealed class CancellationJobRunner(
     private static bool IsJobFault(Exception exception, CancellationToken cancellation) =>
         !DatabaseOutage.IsUnavailable(exception) && !(exception is OperationCanceledException && cancellation.IsCancellationRequested);
 
-    /// <summary>What the job has done so far, from its rows: counts by outcome and refusal code, amounts by currency.</summary>
-    public static async Task<JobSummary> SummaryAsync(OrdersDbContext db, Guid jobId, CancellationToken cancellation)
+    /// <summary>What the job has done so far: its tallies, summed (a few rows a batch, whatever the job's size).</summary>
+    public static async Task<JobSummary> SummaryAsync(OrdersDbContext db, CancellationJob job, CancellationToken cancellation)
     {
-        var groups = await db.CancellationJobOrders.AsNoTracking()
-            .Where(o => o.JobId == jobId)
-            .GroupBy(o => new { o.Outcome, o.Code, o.Currency })
-            .Select(g => new { g.Key.Outcome, g.Key.Code, g.Key.Currency, Count = g.Count(), Amount = g.Sum(o => o.AmountReleased) ?? 0m })
+        var groups = await db.CancellationJobTallies.AsNoTracking()
+            .Where(t => t.JobId == job.Id)
+            .GroupBy(t => new { t.Outcome, t.Code, t.Currency })
+            .Select(g => new { g.Key.Outcome, g.Key.Code, g.Key.Currency, Orders = g.Sum(t => t.Orders), Amount = g.Sum(t => t.AmountReleased) })
             .ToListAsync(cancellation);
-        return JobSummary.Of([.. groups.Select(g => (g.Outcome, g.Code, g.Currency, g.Count, g.Amount))]);
+        return JobSummary.Of(job.Matched, [.. groups.Select(g => (g.Outcome, g.Code, g.Currency, g.Orders, g.Amount))]);
     }
 
     /// <summary>
@@ -105,7 +106,7 @@ public sealed class CancellationJobRunner(
     public static async Task FinishAsync(
         OrdersDbContext db, CancellationJob job, CancellationJobStatus status, string actor, DateTimeOffset now, CancellationToken cancellation)
     {
-        var summary = await SummaryAsync(db, job.Id, cancellation);
+        var summary = await SummaryAsync(db, job, cancellation);
         job.Status = status;
         job.FinishedAt = now;
         job.Summary = summary.Serialize();
@@ -122,13 +123,16 @@ public sealed class CancellationJobRunner(
         await db.SaveChangesAsync(cancellation);
     }
 
-    private async Task<(int Claimed, CommittedBatch Result)> ProcessBatchAsync(OrdersDbContext db, Guid jobId, CancellationToken cancellation)
+    private async Task<(int Claimed, CommittedBatch Result)> ProcessBatchAsync(OrdersDbContext db, JobSweep sweep, CancellationToken cancellation)
     {
-        var batch = await db.ClaimCancellationJobBatchAsync(jobId, BackgroundBatches.BatchSize, cancellation);
+        var jobId = sweep.JobId;
+        var batch = await db.ClaimCancellationJobBatchAsync(jobId, BackgroundBatches.BatchSize, sweep.ClaimedUpTo, cancellation);
         if (batch is not { OrderIds.Length: > 0 })
         {
             return (0, new CommittedBatch(null, []));
         }
+
+        sweep.Claimed(batch.OrderIds[^1]);
 
         using var span = Telemetry.Telemetry.Source.StartActivity("cancellation_job.batch");
         var orders = await db.LockOrdersAsync(batch.PartnerId, batch.OrderIds, lockRows: !batch.DryRun, cancellation);
@@ -200,7 +204,7 @@ public sealed class CancellationJobRunner(
         // Locked first, so the batches in flight have committed: the pending count below sees all they did.
         var job = await db.LockCancellationJobAsync(jobId, partnerId: null, cancellation);
         if (job is not { Status: CancellationJobStatus.Running }
-            || await db.CancellationJobOrders.AnyAsync(o => o.JobId == jobId && o.Outcome == JobOutcome.Pending, cancellation))
+            || await db.CancellationJobTallies.Where(t => t.JobId == jobId).SumAsync(t => t.Orders, cancellation) < job.Matched)
         {
             return;
         }
@@ -226,6 +230,35 @@ public sealed class CancellationJobRunner(
                 return true;
             },
             cancellation);
+}
+
+/// <summary>
+/// One sweep over a job: the highest order id its batches claimed, so the next claim starts past it instead of walking
+/// the index entries the batches before it left behind. An order below it that a failed batch gave back is claimed by
+/// the next round's sweep, which starts from the beginning.
+/// </summary>
+internal sealed class JobSweep(Guid jobId)
+{
+    private long _claimedUpTo;
+
+    public Guid JobId => jobId;
+
+    public long ClaimedUpTo => Interlocked.Read(ref _claimedUpTo);
+
+    public void Claimed(long highest)
+    {
+        var seen = ClaimedUpTo;
+        while (highest > seen)
+        {
+            var was = Interlocked.CompareExchange(ref _claimedUpTo, highest, seen);
+            if (was == seen)
+            {
+                return;
+            }
+
+            seen = was;
+        }
+    }
 }
 
 /// <summary>A batch that committed: the job's request (null when nothing was claimed) and each order's outcome.</summary>

@@ -27,7 +27,7 @@ internal static class CancellationJobRows
         SELECT id, partner_id, request::text, order_ids FROM cancellation_jobs
         WHERE status = 'queued' AND NOT (id = ANY($1))
         ORDER BY created_at LIMIT 1
-        FOR UPDATE SKIP LOCKED
+        FOR NO KEY UPDATE SKIP LOCKED
         """;
 
     /// <summary>Every id gets a row; one that is not the partner's order is refused as a single cancel would answer it.</summary>
@@ -77,7 +77,20 @@ internal static class CancellationJobRows
         END
         """;
 
-    private const string MarkRunningSql = "UPDATE cancellation_jobs SET status = 'running', started_at = $2, order_ids = NULL WHERE id = $1";
+    /// <summary>Marks the job running with the count of its orders.</summary>
+    private const string MarkRunningSql = """
+        UPDATE cancellation_jobs
+        SET status = 'running', started_at = $2, order_ids = NULL,
+            matched = (SELECT count(*) FROM cancellation_job_orders WHERE job_id = $1)
+        WHERE id = $1
+        """;
+
+    /// <summary>Tallies the ids refused as the job started (not the partner's orders).</summary>
+    private const string TallyNotFoundSql = """
+        INSERT INTO cancellation_job_tallies (job_id, outcome, code, orders, amount_released)
+        SELECT $1, 'refused', 'order_not_found', count(*), 0 FROM cancellation_job_orders WHERE job_id = $1 AND outcome = 'refused'
+        HAVING count(*) > 0
+        """;
 
     /// <summary>
     /// A job's lock: batches hold it shared, while ending a job (stop, complete) holds it exclusively. Advisory, not the
@@ -96,7 +109,7 @@ internal static class CancellationJobRows
 
     private const string ClaimBatchSql = """
         SELECT order_id FROM cancellation_job_orders
-        WHERE job_id = $1 AND outcome = 'pending'
+        WHERE job_id = $1 AND outcome = 'pending' AND order_id > $3
         ORDER BY order_id LIMIT $2
         FOR UPDATE SKIP LOCKED
         """;
@@ -108,6 +121,11 @@ internal static class CancellationJobRows
         FROM unnest($3::bigint[], $4::text[], $5::text[], $6::uuid[], $7::numeric[], $8::text[])
             AS v(order_id, outcome, code, event_id, amount_released, currency)
         WHERE j.job_id = $1 AND j.order_id = v.order_id
+        """;
+
+    private const string SaveTalliesSql = """
+        INSERT INTO cancellation_job_tallies (job_id, outcome, code, currency, orders, amount_released)
+        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::numeric[])
         """;
 
     /// <summary>Claims (locks) the oldest queued job but those in <paramref name="skip"/>; null when there is none.</summary>
@@ -133,6 +151,7 @@ internal static class CancellationJobRows
                     : SelectByFilter(job.Id, job.PartnerId, JobRequest.Parse(job.Request).Filter
                         ?? throw new InvalidOperationException($"Cancellation job {job.Id} has neither order ids nor a filter.")),
                 new NpgsqlBatchCommand(MarkRunningSql) { Parameters = { Value(job.Id), Value(now) } },
+                new NpgsqlBatchCommand(TallyNotFoundSql) { Parameters = { Value(job.Id) } },
             },
         };
         await batch.ExecuteNonQueryAsync(cancellation);
@@ -152,7 +171,7 @@ internal static class CancellationJobRows
 
     /// <summary>A batch of the job's pending orders, claimed; null when the job is not running (stopped, or finished).</summary>
     public static async Task<JobBatch?> ClaimBatchAsync(
-        NpgsqlConnection connection, DbTransaction? transaction, Guid jobId, int limit, CancellationToken cancellation)
+        NpgsqlConnection connection, DbTransaction? transaction, Guid jobId, int limit, long after, CancellationToken cancellation)
     {
         await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)transaction)
         {
@@ -160,7 +179,7 @@ internal static class CancellationJobRows
             {
                 new NpgsqlBatchCommand(ShareJobLockSql) { Parameters = { Value(jobId) } },
                 new NpgsqlBatchCommand(JobOfBatchSql) { Parameters = { Value(jobId) } },
-                new NpgsqlBatchCommand(ClaimBatchSql) { Parameters = { Value(jobId), Value(limit) } },
+                new NpgsqlBatchCommand(ClaimBatchSql) { Parameters = { Value(jobId), Value(limit), Value(after) } },
             },
         };
         await using var reader = await batch.ExecuteReaderAsync(cancellation);
@@ -188,6 +207,7 @@ internal static class CancellationJobRows
         await command.ExecuteNonQueryAsync(cancellation);
     }
 
+    /// <summary>Each order's outcome, and the batch's tallies, in one round trip.</summary>
     public static async Task SaveOutcomesAsync(
         NpgsqlConnection connection,
         DbTransaction? transaction,
@@ -196,21 +216,43 @@ internal static class CancellationJobRows
         DateTimeOffset now,
         CancellationToken cancellation)
     {
-        await using var command = new NpgsqlCommand(SaveOutcomesSql, connection, (NpgsqlTransaction?)transaction)
+        var tallies = outcomes
+            .GroupBy(o => (o.Outcome, o.Code, Currency: o.Outcome is JobOutcome.Refused ? null : o.Currency))
+            .Select(g => (g.Key.Outcome, g.Key.Code, g.Key.Currency, Orders: g.Count(), Amount: g.Sum(o => o.AmountReleased)))
+            .ToList();
+        await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)transaction)
         {
-            Parameters =
+            BatchCommands =
             {
-                Value(jobId),
-                Value(now),
-                Value<long[]>([.. outcomes.Select(o => o.OrderId)]),
-                Value<string[]>([.. outcomes.Select(o => Json.Name(o.Outcome))]),
-                Value<string?[]>([.. outcomes.Select(o => o.Code)]),
-                Value<Guid?[]>([.. outcomes.Select(o => o.EventId)]),
-                Value<decimal[]>([.. outcomes.Select(o => o.AmountReleased)]),
-                Value<string?[]>([.. outcomes.Select(o => o.Currency)]),
+                new NpgsqlBatchCommand(SaveOutcomesSql)
+                {
+                    Parameters =
+                    {
+                        Value(jobId),
+                        Value(now),
+                        Value<long[]>([.. outcomes.Select(o => o.OrderId)]),
+                        Value<string[]>([.. outcomes.Select(o => Json.Name(o.Outcome))]),
+                        Value<string?[]>([.. outcomes.Select(o => o.Code)]),
+                        Value<Guid?[]>([.. outcomes.Select(o => o.EventId)]),
+                        Value<decimal[]>([.. outcomes.Select(o => o.AmountReleased)]),
+                        Value<string?[]>([.. outcomes.Select(o => o.Currency)]),
+                    },
+                },
+                new NpgsqlBatchCommand(SaveTalliesSql)
+                {
+                    Parameters =
+                    {
+                        Value(jobId),
+                        Value<string[]>([.. tallies.Select(t => Json.Name(t.Outcome))]),
+                        Value<string?[]>([.. tallies.Select(t => t.Code)]),
+                        Value<string?[]>([.. tallies.Select(t => t.Currency)]),
+                        Value<int[]>([.. tallies.Select(t => t.Orders)]),
+                        Value<decimal[]>([.. tallies.Select(t => t.Amount)]),
+                    },
+                },
             },
         };
-        await command.ExecuteNonQueryAsync(cancellation);
+        await batch.ExecuteNonQueryAsync(cancellation);
     }
 
     private static NpgsqlBatchCommand SelectByFilter(Guid jobId, Guid partnerId, JobFilter filter)

@@ -33,6 +33,8 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
 
     public DbSet<CancellationJobOrder> CancellationJobOrders => Set<CancellationJobOrder>();
 
+    public DbSet<CancellationJobTally> CancellationJobTallies => Set<CancellationJobTally>();
+
     private NpgsqlConnection Connection => (NpgsqlConnection)Database.GetDbConnection();
 
     private DbTransaction? Transaction => Database.CurrentTransaction?.GetDbTransaction();
@@ -110,8 +112,9 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
             cancellation);
 
     /// <summary>Up to <paramref name="limit"/> pending orders of a running job, claimed (SKIP LOCKED); null when it is not running.</summary>
-    public Task<JobBatch?> ClaimCancellationJobBatchAsync(Guid jobId, int limit, CancellationToken cancellation) =>
-        CancellationJobRows.ClaimBatchAsync(Connection, Transaction, jobId, limit, cancellation);
+    /// <param name="after">Only orders past this id: what earlier batches of the same sweep claimed is skipped, not walked again.</param>
+    public Task<JobBatch?> ClaimCancellationJobBatchAsync(Guid jobId, int limit, long after, CancellationToken cancellation) =>
+        CancellationJobRows.ClaimBatchAsync(Connection, Transaction, jobId, limit, after, cancellation);
 
     public Task SaveCancellationJobOutcomesAsync(Guid jobId, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now, CancellationToken cancellation) =>
         CancellationJobRows.SaveOutcomesAsync(Connection, Transaction, jobId, outcomes, now, cancellation);
@@ -120,18 +123,23 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     /// The job, tracked and locked until the transaction ends: the batches in flight have committed when this returns,
     /// and none starts until the transaction ends. Scoped to the partner when one is given; null when not found.
     /// </summary>
+    /// <remarks>
+    /// The job's lock first, then its row, always in this order, and the row <c>FOR NO KEY UPDATE</c>: a batch in flight
+    /// (which holds the job's lock shared) takes a key-share lock on the row when it writes its tallies (their foreign
+    /// key), and a plain <c>FOR UPDATE</c> taken first would wait for it while it waits for the row: a deadlock.
+    /// </remarks>
     public async Task<CancellationJob?> LockCancellationJobAsync(Guid id, Guid? partnerId, CancellationToken cancellation)
     {
-        var job = await CancellationJobs
-            .FromSql($"SELECT * FROM cancellation_jobs WHERE id = {id} AND ({partnerId}::uuid IS NULL OR partner_id = {partnerId}) FOR UPDATE")
-            .SingleOrDefaultAsync(cancellation);
-        if (job is not null)
+        // Only a job the caller may see: a stranger's id must not make it wait on someone else's batches.
+        if (!await CancellationJobs.AnyAsync(j => j.Id == id && (partnerId == null || j.PartnerId == partnerId), cancellation))
         {
-            // Only for a job the caller may see: a stranger's id must not make it wait on someone else's batches.
-            await CancellationJobRows.LockJobExclusivelyAsync(Connection, Transaction, id, cancellation);
+            return null;
         }
 
-        return job;
+        await CancellationJobRows.LockJobExclusivelyAsync(Connection, Transaction, id, cancellation);
+        return await CancellationJobs
+            .FromSql($"SELECT * FROM cancellation_jobs WHERE id = {id} FOR NO KEY UPDATE")
+            .SingleAsync(cancellation);
     }
 
     /// <summary>Runs <paramref name="read"/> on this context's connection, opened for it unless it already is.</summary>

@@ -39,3 +39,18 @@ public sealed class CancellationJobOrderConfiguration : IEntityTypeConfiguration
         builder.HasIndex(o => new { o.JobId, o.OrderId }).HasFilter("outcome = 'pending'").HasDatabaseName("ix_cancellation_job_orders_pending");
     }
 }
+
+public sealed class CancellationJobTallyConfiguration : IEntityTypeConfiguration<CancellationJobTally>
+{
+    public void Configure(EntityTypeBuilder<CancellationJobTally> builder)
+    {
+        builder.ToTable("cancellation_job_tallies");
+        builder.HasKey(t => t.Id);
+        builder.Property(t => t.Id).UseIdentityAlwaysColumn();
+        builder.Property(t => t.Outcome).HasConversion<SnakeCaseEnumConverter<JobOutcome>>().HasMaxLength(20);
+        builder.Property(t => t.Code).HasMaxLength(64);
+        builder.Property(t => t.Currency).HasMaxLength(3).IsFixedLength();
+        builder.HasIndex(t => t.JobId);
+        builder.HasOne<CancellationJob>().WithMany().HasForeignKey(t => t.JobId).OnDelete(DeleteBehavior.Cascade);
+    }
+}

@@ -75,6 +75,10 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("finished_at");
 
+                    b.Property<int>("Matched")
+                        .HasColumnType("integer")
+                        .HasColumnName("matched");
+
                     b.PrimitiveCollection<long[]>("OrderIds")
                         .HasColumnType("bigint[]")
                         .HasColumnName("order_ids");
@@ -163,6 +167,53 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasFilter("outcome = 'pending'");
 
                     b.ToTable("cancellation_job_orders", (string)null);
+                });
+
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobTally", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<decimal>("AmountReleased")
+                        .HasColumnType("numeric")
+                        .HasColumnName("amount_released");
+
+                    b.Property<string>("Code")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("code");
+
+                    b.Property<string>("Currency")
+                        .HasMaxLength(3)
+                        .HasColumnType("character(3)")
+                        .HasColumnName("currency")
+                        .IsFixedLength();
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<int>("Orders")
+                        .HasColumnType("integer")
+                        .HasColumnName("orders");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("outcome");
+
+                    b.HasKey("Id")
+                        .HasName("pk_cancellation_job_tallies");
+
+                    b.HasIndex("JobId")
+                        .HasDatabaseName("ix_cancellation_job_tallies_job_id");
+
+                    b.ToTable("cancellation_job_tallies", (string)null);
                 });
 
             modelBuilder.Entity("OrderCancel.Api.Partners.ApiKey", b =>
@@ -744,6 +795,16 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_cancellation_job_orders_cancellation_jobs_job_id");
+                });
+
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobTally", b =>
+                {
+                    b.HasOne("OrderCancel.Api.CancellationJobs.CancellationJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_cancellation_job_tallies_cancellation_jobs_job_id");
                 });
 
             modelBuilder.Entity("OrderCancel.Api.Partners.ApiKey", b =>
