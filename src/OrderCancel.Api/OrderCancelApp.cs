@@ -86,6 +86,7 @@ public static class OrderCancelApp
         services.AddHostedService(provider => provider.GetRequiredService<WebhookDispatcher>());
         services.AddSingleton<ScheduledChangeRunner>();
         services.AddHostedService<ScheduledChangeWorker>();
+        services.AddSingleton<InteractiveLoad>();
         services.AddSingleton<CancellationJobRunner>();
         services.AddSingleton<CancellationJobWorker>();
         services.AddHostedService(provider => provider.GetRequiredService<CancellationJobWorker>());
@@ -113,6 +114,8 @@ public static class OrderCancelApp
             };
         });
         app.UseOrderCancelTelemetry();
+        var load = app.Services.GetRequiredService<InteractiveLoad>();
+        app.Use((http, next) => load.TrackAsync(http, next));
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseOrderCancelOpenApi();

@@ -9,7 +9,7 @@ using static OrderCancel.Api.Tests.Infrastructure.TestOrders;
 namespace OrderCancel.Api.Tests;
 
 /// <summary>
-/// A stop lands between batches: it waits for the batches in flight (their orders stay done), and no batch starts after
+/// A job yields to requests, and a stop lands between batches: it waits for the batches in flight (their orders stay done), and no batch starts after
 /// it. Four orders held locked by the test pin the four workers' first batches in flight, so the stop is mid-job.
 /// </summary>
 public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) : IClassFixture<CancellationJobStopTests.Api>
@@ -20,19 +20,11 @@ public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) :
     public async Task A_stop_waits_for_the_batches_in_flight_and_no_order_is_processed_after_it()
     {
         var partner = await api.NewPartnerAsync();
-        var ids = new long[Orders];
-        await Parallel.ForAsync(0, Orders, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
-            ids[i] = (await partner.Client.CreateOrderAsync()).Id());
-        Array.Sort(ids);
-
+        var ids = await CreateOrdersAsync(partner, Orders);
         await using var holder = new NpgsqlConnection(api.ConnectionString);
         await holder.OpenAsync();
         await using var hold = await holder.BeginTransactionAsync();
-        long[] held = [ids[0], ids[100], ids[200], ids[300]];
-        await using (var lockRows = new NpgsqlCommand("SELECT id FROM orders WHERE id = ANY($1) FOR UPDATE", holder, hold) { Parameters = { new() { Value = held } } })
-        {
-            await lockRows.ExecuteNonQueryAsync();
-        }
+        await HoldAsync(holder, hold, [ids[0], ids[100], ids[200], ids[300]]);
 
         var job = await partner.Client.CreateJobAsync($$"""{"order_ids":[{{string.Join(",", ids)}}],"reason":"out_of_stock"}""");
         await Eventually.TrueAsync(async () => await WaitingOnLocksAsync() >= 4, () => "The workers' first batches never waited on the held orders.");
@@ -65,6 +57,57 @@ public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) :
         Assert.Equal(stopped.GetProperty("finished_at").GetString(), again.GetProperty("finished_at").GetString());
         Assert.Equal(1, await Sql.ScalarAsync<long>(api.ConnectionString, "SELECT count(*) FROM order_events WHERE type LIKE 'cancellation_job.%'"));
         Assert.Equal("cancellation_job.stopped", await Sql.ScalarAsync<string>(api.ConnectionString, "SELECT type FROM order_events WHERE type LIKE 'cancellation_job.%'"));
+    }
+
+    [Fact]
+    public async Task While_a_request_is_in_flight_a_job_runs_one_batch_at_a_time_and_all_its_workers_once_none_is()
+    {
+        var partner = await api.NewPartnerAsync();
+        var ids = await CreateOrdersAsync(partner, Orders);
+        var other = (await partner.Client.CreateOrderAsync()).Id();
+        await using var holder = new NpgsqlConnection(api.ConnectionString);
+        await holder.OpenAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await HoldAsync(holder, hold, [ids[0], ids[100], ids[200], ids[300]]);
+        await using var request = new NpgsqlConnection(api.ConnectionString);
+        await request.OpenAsync();
+        await using var holdRequest = await request.BeginTransactionAsync();
+        await HoldAsync(request, holdRequest, [other]);
+
+        // A request in flight until the test lets it go: a cancel waiting for its order's lock.
+        var inFlight = partner.Client.CancelAsync(other, """{"reason":"customer_request"}""");
+        await Eventually.TrueAsync(async () => await WaitingOnLocksAsync() >= 1, () => "The request never waited on its order.");
+        var job = await partner.Client.CreateJobAsync($$"""{"order_ids":[{{string.Join(",", ids)}}],"reason":"out_of_stock"}""");
+
+        await Eventually.TrueAsync(async () => await WaitingOnLocksAsync() >= 2, () => "The job's first batch never reached the held orders.");
+        var most = 0L;
+        for (var look = 0; look < 25; look++)
+        {
+            most = Math.Max(most, await WaitingOnLocksAsync());
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(2, most); // the request, and the job's one batch
+        await holdRequest.CommitAsync();
+        await (await inFlight).ShouldBeAsync(HttpStatusCode.OK);
+        await Eventually.TrueAsync(async () => await WaitingOnLocksAsync() >= 4, () => "The other workers did not join once no request was in flight.");
+        await hold.CommitAsync();
+        Assert.Equal(Orders, (await partner.Client.WaitForJobAsync(job)).GetProperty("counts").GetProperty("cancelled").GetInt32());
+    }
+
+    private static async Task<long[]> CreateOrdersAsync(TestPartner partner, int count)
+    {
+        var ids = new long[count];
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
+            ids[i] = (await partner.Client.CreateOrderAsync()).Id());
+        Array.Sort(ids);
+        return ids;
+    }
+
+    private static async Task HoldAsync(NpgsqlConnection holder, NpgsqlTransaction hold, long[] held)
+    {
+        await using var lockRows = new NpgsqlCommand("SELECT id FROM orders WHERE id = ANY($1) FOR UPDATE", holder, hold) { Parameters = { new() { Value = held } } };
+        await lockRows.ExecuteNonQueryAsync();
     }
 
     private Task<long> WaitingOnLocksAsync() =>

@@ -15,7 +15,7 @@ namespace OrderCancel.Api.CancellationJobs;
 /// so whichever instance dies when, no order is changed twice and none is skipped.
 /// </summary>
 public sealed class CancellationJobRunner(
-    IServiceScopeFactory scopes, TimeProvider clock, OrderCancelMetrics metrics, ILogger<CancellationJobRunner> logger)
+    IServiceScopeFactory scopes, TimeProvider clock, OrderCancelMetrics metrics, InteractiveLoad load, ILogger<CancellationJobRunner> logger)
 {
     /// <summary>
     /// Starts every queued job, then works every running one until it is done or stopped. Returns the orders processed.
@@ -71,8 +71,8 @@ public sealed class CancellationJobRunner(
             try
             {
                 var sweep = new JobSweep(jobId);
-                var batches = await BackgroundBatches.RunAsync(scopes, (db, token) => ProcessBatchAsync(db, sweep, token), Record, cancellation);
-                processed += batches.Sum(b => b.Outcomes.Count);
+                var batches = await BackgroundBatches.RunAsync(scopes, (db, token) => ProcessBatchAsync(db, sweep, token), Record, cancellation, load);
+                processed += batches.Sum();
                 await InTransactionAsync((db, token) => CompleteIfDoneAsync(db, jobId, token), cancellation);
             }
             catch (Exception exception) when (IsJobFault(exception, cancellation))
@@ -155,22 +155,17 @@ public sealed class CancellationJobRunner(
             outcomes.Add(OutcomeOf(order, result, batch.DryRun));
         }
 
-        if (!batch.DryRun)
-        {
-            await db.SaveOrdersAsync(orders, cancellation);
-        }
-
-        await db.SaveCancellationJobOutcomesAsync(jobId, outcomes, now, cancellation);
+        await db.SaveCancellationJobBatchAsync(batch.DryRun ? [] : orders, jobId, outcomes, now, cancellation);
         span?.SetTag("ordercancel.job.id", jobId).SetTag("ordercancel.batch.orders", outcomes.Count).SetTag("ordercancel.job.dry_run", batch.DryRun);
         return (batch.OrderIds.Length, new CommittedBatch(batch, outcomes));
     }
 
-    /// <summary>After a batch committed: each order it changed counts as a cancellation (a dry run's do not).</summary>
-    private void Record(CommittedBatch committed)
+    /// <summary>After a batch committed: each order it changed counts as a cancellation (a dry run's do not). Returns how many it processed.</summary>
+    private int Record(CommittedBatch committed)
     {
         if (committed.Batch is not { DryRun: false } batch)
         {
-            return;
+            return committed.Outcomes.Count;
         }
 
         var type = batch.Request.Scope == CancellationScope.MatchingLines ? "partial" : "full";
@@ -180,6 +175,8 @@ public sealed class CancellationJobRunner(
             var scheduled = outcome.Outcome == JobOutcome.Scheduled;
             metrics.Cancellation(type, reason, scheduled, outcome.Code ?? (scheduled ? OrderMutation.Scheduled : OrderMutation.Applied));
         }
+
+        return committed.Outcomes.Count;
     }
 
     private static JobOrderOutcome OutcomeOf(Order order, Result<OrderChange> result, bool dryRun)

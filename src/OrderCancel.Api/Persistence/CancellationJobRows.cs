@@ -207,52 +207,42 @@ internal static class CancellationJobRows
         await command.ExecuteNonQueryAsync(cancellation);
     }
 
-    /// <summary>Each order's outcome, and the batch's tallies, in one round trip.</summary>
-    public static async Task SaveOutcomesAsync(
-        NpgsqlConnection connection,
-        DbTransaction? transaction,
-        Guid jobId,
-        IReadOnlyList<JobOrderOutcome> outcomes,
-        DateTimeOffset now,
-        CancellationToken cancellation)
+    /// <summary>The statements that write each order's outcome and the batch's tallies (sent with the orders' changes).</summary>
+    public static IReadOnlyList<NpgsqlBatchCommand> SaveOutcomes(Guid jobId, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now)
     {
         var tallies = outcomes
             .GroupBy(o => (o.Outcome, o.Code, Currency: o.Outcome is JobOutcome.Refused ? null : o.Currency))
             .Select(g => (g.Key.Outcome, g.Key.Code, g.Key.Currency, Orders: g.Count(), Amount: g.Sum(o => o.AmountReleased)))
             .ToList();
-        await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)transaction)
-        {
-            BatchCommands =
+        return
+        [
+            new NpgsqlBatchCommand(SaveOutcomesSql)
             {
-                new NpgsqlBatchCommand(SaveOutcomesSql)
+                Parameters =
                 {
-                    Parameters =
-                    {
-                        Value(jobId),
-                        Value(now),
-                        Value<long[]>([.. outcomes.Select(o => o.OrderId)]),
-                        Value<string[]>([.. outcomes.Select(o => Json.Name(o.Outcome))]),
-                        Value<string?[]>([.. outcomes.Select(o => o.Code)]),
-                        Value<Guid?[]>([.. outcomes.Select(o => o.EventId)]),
-                        Value<decimal[]>([.. outcomes.Select(o => o.AmountReleased)]),
-                        Value<string?[]>([.. outcomes.Select(o => o.Currency)]),
-                    },
-                },
-                new NpgsqlBatchCommand(SaveTalliesSql)
-                {
-                    Parameters =
-                    {
-                        Value(jobId),
-                        Value<string[]>([.. tallies.Select(t => Json.Name(t.Outcome))]),
-                        Value<string?[]>([.. tallies.Select(t => t.Code)]),
-                        Value<string?[]>([.. tallies.Select(t => t.Currency)]),
-                        Value<int[]>([.. tallies.Select(t => t.Orders)]),
-                        Value<decimal[]>([.. tallies.Select(t => t.Amount)]),
-                    },
+                    Value(jobId),
+                    Value(now),
+                    Value<long[]>([.. outcomes.Select(o => o.OrderId)]),
+                    Value<string[]>([.. outcomes.Select(o => Json.Name(o.Outcome))]),
+                    Value<string?[]>([.. outcomes.Select(o => o.Code)]),
+                    Value<Guid?[]>([.. outcomes.Select(o => o.EventId)]),
+                    Value<decimal[]>([.. outcomes.Select(o => o.AmountReleased)]),
+                    Value<string?[]>([.. outcomes.Select(o => o.Currency)]),
                 },
             },
-        };
-        await batch.ExecuteNonQueryAsync(cancellation);
+            new NpgsqlBatchCommand(SaveTalliesSql)
+            {
+                Parameters =
+                {
+                    Value(jobId),
+                    Value<string[]>([.. tallies.Select(t => Json.Name(t.Outcome))]),
+                    Value<string?[]>([.. tallies.Select(t => t.Code)]),
+                    Value<string?[]>([.. tallies.Select(t => t.Currency)]),
+                    Value<int[]>([.. tallies.Select(t => t.Orders)]),
+                    Value<decimal[]>([.. tallies.Select(t => t.Amount)]),
+                },
+            },
+        ];
     }
 
     private static NpgsqlBatchCommand SelectByFilter(Guid jobId, Guid partnerId, JobFilter filter)

@@ -225,18 +225,29 @@ internal static class OrderRows
     /// one order, three set-based ones for many. Orders without a recorded event are left alone.
     /// </summary>
     /// <exception cref="DbUpdateConcurrencyException">An order's row was changed since it was loaded.</exception>
+    /// <param name="alongside">More statements of the same transaction, sent in the same round trip, after the orders'.</param>
     public static async Task SaveAsync(
-        NpgsqlConnection connection, DbTransaction? transaction, IEnumerable<Order> orders, CancellationToken cancellation)
+        NpgsqlConnection connection,
+        DbTransaction? transaction,
+        IEnumerable<Order> orders,
+        CancellationToken cancellation,
+        IReadOnlyList<NpgsqlBatchCommand>? alongside = null)
     {
         List<Order> changed = [.. orders.Where(order => order.PendingEvents.Count > 0)];
+        await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)transaction);
         if (changed.Count == 0)
         {
+            if (alongside is { Count: > 0 })
+            {
+                Add(batch, alongside);
+                await batch.ExecuteNonQueryAsync(cancellation);
+            }
+
             return;
         }
 
         int[] loadedVersions = [.. changed.Select(order => order.Version - order.PendingEvents.Count)];
         var events = OrderEventRecord.TakeFrom(changed);
-        await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)transaction);
         if (changed.Count == 1)
         {
             AddSaveOne(batch, changed[0], loadedVersions[0], events);
@@ -246,11 +257,20 @@ internal static class OrderRows
             AddSaveMany(batch, changed, loadedVersions, events);
         }
 
+        Add(batch, alongside ?? []);
         await batch.ExecuteNonQueryAsync(cancellation);
         var saved = batch.BatchCommands[1].RecordsAffected;
         if (saved != changed.Count)
         {
             throw new DbUpdateConcurrencyException($"{changed.Count - saved} of {changed.Count} orders changed since they were loaded.");
+        }
+    }
+
+    private static void Add(NpgsqlBatch batch, IReadOnlyList<NpgsqlBatchCommand> commands)
+    {
+        foreach (var command in commands)
+        {
+            batch.BatchCommands.Add(command);
         }
     }
 

@@ -116,8 +116,13 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     public Task<JobBatch?> ClaimCancellationJobBatchAsync(Guid jobId, int limit, long after, CancellationToken cancellation) =>
         CancellationJobRows.ClaimBatchAsync(Connection, Transaction, jobId, limit, after, cancellation);
 
-    public Task SaveCancellationJobOutcomesAsync(Guid jobId, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now, CancellationToken cancellation) =>
-        CancellationJobRows.SaveOutcomesAsync(Connection, Transaction, jobId, outcomes, now, cancellation);
+    /// <summary>
+    /// Writes what a job's batch did: the orders' changes and their events (none for a dry run), each order's outcome and
+    /// the batch's tallies, in one round trip of the current transaction.
+    /// </summary>
+    public Task SaveCancellationJobBatchAsync(
+        IEnumerable<Order> changed, Guid jobId, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now, CancellationToken cancellation) =>
+        OrderRows.SaveAsync(Connection, Transaction, changed, cancellation, CancellationJobRows.SaveOutcomes(jobId, outcomes, now));
 
     /// <summary>
     /// The job, tracked and locked until the transaction ends: the batches in flight have committed when this returns,

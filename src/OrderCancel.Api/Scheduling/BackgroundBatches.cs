@@ -1,3 +1,4 @@
+using OrderCancel.Api.Http;
 using OrderCancel.Api.Persistence;
 
 namespace OrderCancel.Api.Scheduling;
@@ -19,33 +20,49 @@ public static class BackgroundBatches
     /// <param name="batch">
     /// One batch in the transaction it is given (committed when it returns): how many items it claimed, and its result.
     /// </param>
-    /// <param name="committed">Called with each batch's result once it has committed (metrics count only what happened).</param>
-    public static async Task<List<TResult>> RunAsync<TResult>(
+    /// <param name="committed">
+    /// Called with each batch's result once it has committed (metrics count only what happened); what it returns is
+    /// kept, the batch itself is not, so a sweep's memory does not grow with its size.
+    /// </param>
+    /// <param name="yieldTo">When given, only one worker claims batches while it is busy: requests come first.</param>
+    public static async Task<List<TSummary>> RunAsync<TBatch, TSummary>(
         IServiceScopeFactory scopes,
-        Func<OrdersDbContext, CancellationToken, Task<(int Claimed, TResult Result)>> batch,
-        Action<TResult> committed,
-        CancellationToken cancellation)
+        Func<OrdersDbContext, CancellationToken, Task<(int Claimed, TBatch Result)>> batch,
+        Func<TBatch, TSummary> committed,
+        CancellationToken cancellation,
+        InteractiveLoad? yieldTo = null)
     {
-        var sweeps = await Task.WhenAll(Enumerable.Range(0, Workers).Select(async _ =>
+        var finished = 0;
+        var sweeps = await Task.WhenAll(Enumerable.Range(0, Workers).Select(async worker =>
         {
-            List<TResult> results = [];
-            while (true)
+            List<TSummary> summaries = [];
+            while (Volatile.Read(ref finished) == 0)
             {
+                if (worker > 0 && yieldTo is { Busy: true })
+                {
+                    await Task.Delay(YieldPause, cancellation);
+                    continue;
+                }
+
                 await using var scope = scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
                 await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
                 var (claimed, result) = await batch(db, cancellation);
                 await transaction.CommitAsync(cancellation);
-                committed(result);
-                results.Add(result);
+                summaries.Add(committed(result));
                 if (claimed < BatchSize)
                 {
-                    return results;
+                    Volatile.Write(ref finished, 1);
                 }
             }
+
+            return summaries;
         }));
-        return [.. sweeps.SelectMany(results => results)];
+        return [.. sweeps.SelectMany(summaries => summaries)];
     }
+
+    /// <summary>How long a worker that made room for requests waits before it looks again.</summary>
+    private static readonly TimeSpan YieldPause = TimeSpan.FromMilliseconds(20);
 }
 
 /// <summary>

@@ -24,7 +24,11 @@ public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvi
         var batches = await BackgroundBatches.RunAsync(
             scopes,
             (db, token) => ApplyBatchAsync(db, asOf, partnerId, token),
-            batch => batch.Changes.ForEach(c => Record(c.Change, c.Cancelling)),
+            batch =>
+            {
+                batch.Changes.ForEach(c => Record(c.Change, c.Cancelling));
+                return new SweepResult(batch.Applied, batch.Failed);
+            },
             cancellation);
         return new SweepResult(batches.Sum(b => b.Applied), batches.Sum(b => b.Failed));
     }

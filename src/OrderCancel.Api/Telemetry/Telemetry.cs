@@ -92,7 +92,7 @@ public static class Telemetry
         return app;
     }
 
-    private static bool IsOperatorPath(PathString path) =>
+    public static bool IsOperatorPath(PathString path) =>
         path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase)
         || path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase)
         || path.StartsWithSegments("/swagger", StringComparison.OrdinalIgnoreCase);
