@@ -22,10 +22,15 @@ var seeder = new Seeder(http, db, options.Service);
 if (options.Only == "bulk")
 {
     // The bulk job against the scheduler sweep, in one run (issue 16): no load scenarios, no raw baseline.
+    // Sweep, job, sweep: the process's RSS only grows, so a phase run later starts higher; the job is compared with
+    // the sweep run before it and the one run after it.
     var getPool = await seeder.PoolAsync("get", 10_000, quantity: 2);
-    var sweep = await Sweep.RunAsync(http, seeder, options);
-    Report.PrintSweep(sweep);
-    Report.PrintBulk(await Bulk.RunAsync(http, seeder, new Wrk(options, key, seeder), getPool, options), sweep);
+    var before = await Sweep.RunAsync(http, seeder, options);
+    var alone = await Bulk.AloneAsync(http, seeder, options);
+    var after = await Sweep.RunAsync(http, seeder, options);
+    Report.PrintSweep(before);
+    Report.PrintSweep(after);
+    Report.PrintBulk(await Bulk.BesideGetsAsync(http, seeder, new Wrk(options, key, seeder), getPool, options, alone), before, after);
     return;
 }
 
@@ -387,7 +392,7 @@ internal sealed record JobRun(int Cancelled, int Refused, double Seconds, double
     public double PerSecond => Bulk.Orders / Seconds;
 }
 
-internal sealed record BulkResult(JobRun Alone, JobRun Beside, Result GetAlone, Result GetDuringJob);
+internal sealed record BulkResult(JobRun Alone, JobRun Beside, Result GetAlone, Result GetDuringJob, Result GetAloneAfter);
 
 /// <summary>
 /// A recall: 100,000 orders carrying one SKU (70 % pending, 20 % active subscriptions, 10 % paid) cancelled whole by one
@@ -398,14 +403,19 @@ internal static class Bulk
 {
     public const int Orders = 100_000;
 
-    public static async Task<BulkResult> RunAsync(HttpClient http, Seeder seeder, Wrk wrk, string getPool, Options options)
+    public static async Task<JobRun> AloneAsync(HttpClient http, Seeder seeder, Options options) =>
+        (await RecallAsync(http, seeder, options, "RECALL-1", () => Task.FromResult<Result?>(null))).Job;
+
+    /// <summary>Gets alone (after a warm-up), gets during a job's first seconds, gets alone again once it is done.</summary>
+    public static async Task<BulkResult> BesideGetsAsync(HttpClient http, Seeder seeder, Wrk wrk, string getPool, Options options, JobRun alone)
     {
-        var alone = await RecallAsync(http, seeder, options, "RECALL-1", () => Task.FromResult<Result?>(null));
         var service = Target.Both(options)[0];
         Console.Error.WriteLine("Single-order gets alone (after a warm-up)...");
-        var getsAlone = await wrk.RunAsync(service, "get", getPool);
+        var getsBefore = await wrk.RunAsync(service, "get", getPool);
         var beside = await RecallAsync(http, seeder, options, "RECALL-2", async () => await wrk.MeasureAsync(service, "get", getPool, options.Seconds, offset: 0));
-        return new BulkResult(alone.Job, beside.Job, getsAlone, beside.Gets!);
+        Console.Error.WriteLine("Single-order gets alone again...");
+        var getsAfter = await wrk.MeasureAsync(service, "get", getPool, options.Seconds, offset: 0);
+        return new BulkResult(alone, beside.Job, getsBefore, beside.Gets!, getsAfter);
     }
 
     /// <summary>Seeds the recall's orders, runs the job (with <paramref name="beside"/> from its start) and waits for it.</summary>
@@ -491,24 +501,25 @@ internal static class Report
         Console.WriteLine(table.ToString());
     }
 
-    public static void PrintBulk(BulkResult bulk, SweepResult sweep)
+    public static void PrintBulk(BulkResult bulk, SweepResult before, SweepResult after)
     {
         var table = new StringBuilder();
-        var sweepRate = sweep.Orders / sweep.ServiceSeconds;
-        table.AppendLine("| bulk job, 100,000 orders, filter sku, scope order (same run) | cancelled | refused | seconds | orders/s | ÷ sweep's orders/s | peak RSS MB | ÷ sweep's RSS |");
+        double Rate(SweepResult sweep) => sweep.Orders / sweep.ServiceSeconds;
+        table.AppendLine("| bulk job, 100,000 orders, filter sku, scope order (same run) | cancelled | refused | seconds | orders/s | ÷ sweep before / after | peak RSS MB | ÷ sweep before / after |");
         table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-        foreach (var (name, run) in new[] { ("alone", bulk.Alone), ($"with {bulk.GetDuringJob.Seconds:0} s of gets beside it", bulk.Beside) })
+        foreach (var (name, run) in new[] { ("alone (between the two sweeps)", bulk.Alone), ($"with gets beside it ({bulk.GetDuringJob.Seconds:0} s of them)", bulk.Beside) })
         {
             table.AppendLine(CultureInfo.InvariantCulture,
-                $"| {name} | {run.Cancelled} | {run.Refused} | {run.Seconds:0.0} | {run.PerSecond:0} | {run.PerSecond / sweepRate:0.00} | {run.PeakRssMb:0} | {run.PeakRssMb / sweep.PeakRssMb:0.00} |");
+                $"| {name} | {run.Cancelled} | {run.Refused} | {run.Seconds:0.0} | {run.PerSecond:0} | {run.PerSecond / Rate(before):0.00} / {run.PerSecond / Rate(after):0.00} | {run.PeakRssMb:0} | {run.PeakRssMb / before.PeakRssMb:0.00} / {run.PeakRssMb / after.PeakRssMb:0.00} |");
         }
 
         table.AppendLine();
-        table.AppendLine("| single-order get | requests/s | p50 ms | p99 ms | p99 ÷ alone |");
+        table.AppendLine("| single-order get | requests/s | p50 ms | p99 ms | p99 ÷ alone before / after |");
         table.AppendLine("| --- | ---: | ---: | ---: | ---: |");
-        table.AppendLine(CultureInfo.InvariantCulture, $"| alone | {bulk.GetAlone.PerSecond:0} | {bulk.GetAlone.P50:0.0} | {bulk.GetAlone.P99:0.0} | |");
+        table.AppendLine(CultureInfo.InvariantCulture, $"| alone, before the job | {bulk.GetAlone.PerSecond:0} | {bulk.GetAlone.P50:0.0} | {bulk.GetAlone.P99:0.0} | |");
         table.AppendLine(CultureInfo.InvariantCulture,
-            $"| during the job (its first {bulk.GetDuringJob.Seconds:0} s) | {bulk.GetDuringJob.PerSecond:0} | {bulk.GetDuringJob.P50:0.0} | {bulk.GetDuringJob.P99:0.0} | {bulk.GetDuringJob.P99 / bulk.GetAlone.P99:0.00} |");
+            $"| during the job (its first {bulk.GetDuringJob.Seconds:0} s) | {bulk.GetDuringJob.PerSecond:0} | {bulk.GetDuringJob.P50:0.0} | {bulk.GetDuringJob.P99:0.0} | {bulk.GetDuringJob.P99 / bulk.GetAlone.P99:0.00} / {bulk.GetDuringJob.P99 / bulk.GetAloneAfter.P99:0.00} |");
+        table.AppendLine(CultureInfo.InvariantCulture, $"| alone, after the job | {bulk.GetAloneAfter.PerSecond:0} | {bulk.GetAloneAfter.P50:0.0} | {bulk.GetAloneAfter.P99:0.0} | |");
         Console.WriteLine(table.ToString());
     }
 }
