@@ -162,11 +162,9 @@ namespace OrderCancel.Api.Persistence.Migrations
                     b.HasKey("JobId", "OrderId")
                         .HasName("pk_cancellation_job_orders");
 
-                    b.HasIndex("JobId", "OrderId")
-                        .HasDatabaseName("ix_cancellation_job_orders_pending")
-                        .HasFilter("outcome = 'pending'");
-
                     b.ToTable("cancellation_job_orders", (string)null);
+
+                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 30);
                 });
 
             modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobTally", b =>
@@ -785,16 +783,6 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_cancellation_jobs_partners_partner_id");
-                });
-
-            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobOrder", b =>
-                {
-                    b.HasOne("OrderCancel.Api.CancellationJobs.CancellationJob", null)
-                        .WithMany()
-                        .HasForeignKey("JobId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_cancellation_job_orders_cancellation_jobs_job_id");
                 });
 
             modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobTally", b =>
