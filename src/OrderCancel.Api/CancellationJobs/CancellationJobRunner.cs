@@ -23,43 +23,10 @@ public sealed class CancellationJobRunner(
     /// </summary>
     public async Task<int> RunAsync(CancellationToken cancellation)
     {
-        List<Guid> failed = [];
-        var started = false;
-        while (true)
+        if (await StartQueuedAsync(cancellation))
         {
-            Guid? claimed = null;
-            try
-            {
-                claimed = await InTransactionAsync(
-                    async (db, token) =>
-                    {
-                        if (await db.ClaimCancellationJobToStartAsync([.. failed], token) is not { } job)
-                        {
-                            return null;
-                        }
-
-                        claimed = job.Id;
-                        await db.StartCancellationJobAsync(job, clock.GetUtcNow(), token);
-                        return (Guid?)job.Id;
-                    },
-                    cancellation);
-                if (claimed is null)
-                {
-                    break;
-                }
-
-                started = true;
-            }
-            catch (Exception exception) when (claimed is { } job && IsJobFault(exception, cancellation))
-            {
-                logger.LogError(exception, "Starting cancellation job {JobId} failed; it stays queued for the next round", job);
-                failed.Add(job);
-            }
-        }
-
-        if (started)
-        {
-            await InTransactionAsync((db, token) => db.AnalyzeCancellationJobOrdersAsync(token), cancellation);
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<OrdersDbContext>().AnalyzeCancellationJobOrdersAsync(cancellation);
         }
 
         List<Guid> running = await InTransactionAsync(
@@ -82,6 +49,43 @@ public sealed class CancellationJobRunner(
         }
 
         return processed;
+    }
+
+    /// <summary>Starts the queued jobs, each in a transaction of its own; true when any started.</summary>
+    private async Task<bool> StartQueuedAsync(CancellationToken cancellation)
+    {
+        List<Guid> failed = [];
+        var started = false;
+        while (true)
+        {
+            QueuedJob? claimed = null;
+            try
+            {
+                var startedOne = await InTransactionAsync(
+                    async (db, token) =>
+                    {
+                        claimed = await db.ClaimCancellationJobToStartAsync([.. failed], token);
+                        if (claimed is not null)
+                        {
+                            await db.StartCancellationJobAsync(claimed, clock.GetUtcNow(), token);
+                        }
+
+                        return claimed is not null;
+                    },
+                    cancellation);
+                if (!startedOne)
+                {
+                    return started;
+                }
+
+                started = true;
+            }
+            catch (Exception exception) when (claimed is { } job && IsJobFault(exception, cancellation))
+            {
+                logger.LogError(exception, "Starting cancellation job {JobId} failed; it stays queued for the next round", job.Id);
+                failed.Add(job.Id);
+            }
+        }
     }
 
     /// <summary>A fault of one job: not a lost database (every job would meet it: the worker reports the outage) nor a shutdown.</summary>
