@@ -14,6 +14,7 @@ using OrderCancel.Api.Orders;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Persistence;
 using OrderCancel.Api.Scheduling;
+using OrderCancel.Api.Settings;
 using OrderCancel.Api.Telemetry;
 using OrderCancel.Api.Testing;
 using OrderCancel.Api.Webhooks;
@@ -130,6 +131,7 @@ public static class OrderCancelApp
         app.MapOrders();
         app.MapWebhooks();
         app.MapCancellationJobs();
+        app.MapSettings();
         app.MapTestEndpoints();
         app.MapAdmin();
     }

@@ -40,6 +40,9 @@ public static class OrderErrors
     public static readonly DomainError NoScheduledReactivation =
         new("no_scheduled_reactivation", "The order has no scheduled reactivation.");
 
+    public static DomainError CancellationWindowClosed(DateTimeOffset closedAt) =>
+        new("cancellation_window_closed", $"The partner's cancellation window for this order closed at {closedAt:yyyy-MM-dd'T'HH:mm:ss'Z'}.");
+
     public static DomainError NothingToCancel(string sku) =>
         new("nothing_to_cancel", $"The order has no remaining quantity of SKU '{sku}'.");
 

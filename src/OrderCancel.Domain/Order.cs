@@ -64,7 +64,13 @@ public sealed class Order
 
     public ScheduledReactivation? ScheduledReactivation { get; private set; }
 
-    /// <summary>When the earliest scheduled change falls due; what the scheduler looks for.</summary>
+    /// <summary>
+    /// When the scheduler cancels the order if it is still unpaid (reason <c>expired</c>, SPEC §11); null when it never
+    /// does. Set at creation, cleared for good once the order is paid or cancelled.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt { get; private set; }
+
+    /// <summary>When the earliest scheduled change (or the expiry) falls due; what the scheduler looks for.</summary>
     public DateTimeOffset? NextChangeDueAt { get; private set; }
 
     public IReadOnlyList<Cancellation> Cancellations => _cancellations;
@@ -90,7 +96,8 @@ public sealed class Order
     public OrderAmounts Amounts => AmountsWith(Status, ShippingWaived, line => line.ActiveQuantity);
 
     /// <param name="lineIds">One id per line of <paramref name="spec"/>, unique across all orders (persistence hands them out).</param>
-    public static Order Create(Guid partnerId, NewOrder spec, IReadOnlyList<long> lineIds, DateTimeOffset now, string actor)
+    /// <param name="policy">The partner's settings now: a one-time order expires after its <c>unpaid_order_ttl</c> unless the spec says otherwise.</param>
+    public static Order Create(Guid partnerId, NewOrder spec, IReadOnlyList<long> lineIds, DateTimeOffset now, string actor, PartnerPolicy policy)
     {
         if (spec.Lines.Count == 0)
         {
@@ -115,6 +122,7 @@ public sealed class Order
             Customer = spec.Customer,
             ShippingCost = spec.ShippingCost,
             Metadata = spec.Metadata,
+            ExpiresAt = spec.Kind == OrderKind.OneTime ? (spec.Expiry is { } given ? given.At : now + policy.UnpaidOrderTtl) : null,
             CreatedAt = now,
         };
         order._lines.AddRange(spec.Lines.Select((line, index) => new OrderLine(lineIds[index], line)));
@@ -149,7 +157,7 @@ public sealed class Order
             Metadata = stored.Metadata,
             ScheduledCancellation = stored.ScheduledCancellation,
             ScheduledReactivation = stored.ScheduledReactivation,
-            NextChangeDueAt = stored.ScheduledCancellation?.DueAt ?? stored.ScheduledReactivation?.DueAt,
+            ExpiresAt = stored.ExpiresAt,
             CancelledAt = stored.CancelledAt,
             ReactivatedAt = stored.ReactivatedAt,
             CreatedAt = stored.CreatedAt,
@@ -158,6 +166,7 @@ public sealed class Order
         };
         order._lines.AddRange(stored.Lines.Select(line => new OrderLine(line)));
         order._cancellations.AddRange(stored.Cancellations);
+        order.NextChangeDueAt = order.EarliestDue();
         return order;
     }
 
@@ -179,11 +188,15 @@ public sealed class Order
         AmountPaid = request.Amount;
         Payment = new Payment(request.Method, now, request.Reference);
         Status = OrderStatus.Paid;
+        ExpiresAt = null;
         return new OrderChange(Record(OrderEventType.OrderPaid, NewEventId(now), now, actor));
     }
 
-    /// <summary>Cancels now, or schedules the cancellation when its effective date is still ahead.</summary>
-    public Result<OrderChange> Cancel(CancelRequest request, DateTimeOffset now, string actor)
+    /// <summary>
+    /// A partner's cancel: now, or scheduled when its effective date is still ahead. The partner's
+    /// <paramref name="policy"/> closes it after the cancellation window and decides what a partial one does to shipping.
+    /// </summary>
+    public Result<OrderChange> Cancel(CancelRequest request, DateTimeOffset now, string actor, PartnerPolicy policy)
     {
         var today = TodayAt(now);
         if (CheckEffectiveDate(request.EffectiveDate, today) is { } invalidDate)
@@ -191,7 +204,7 @@ public sealed class Order
             return invalidDate;
         }
 
-        if (Refusal(Operation.Cancel) is { } refused)
+        if ((Refusal(Operation.Cancel) ?? WindowRefusal(policy, now)) is { } refused)
         {
             return refused;
         }
@@ -201,7 +214,8 @@ public sealed class Order
             return OrderErrors.CancellationAlreadyScheduled;
         }
 
-        var plan = Plan(request.Items, request.Reason, request.WaiveShipping);
+        var waiveShipping = policy.ReleasesShippingOnPartial(request.WaiveShipping);
+        var plan = Plan(request.Items, request.Reason, waiveShipping);
         if (!plan.IsSuccess)
         {
             return plan.Error!;
@@ -217,7 +231,7 @@ public sealed class Order
                 Reason = request.Reason,
                 Note = request.Note,
                 Items = [.. request.Items],
-                WaiveShipping = request.WaiveShipping,
+                WaiveShipping = waiveShipping,
                 DueAt = TimeZones.StartOfDay(date, Zone),
             };
             var scheduled = Record(OrderEventType.OrderCancellationScheduled, eventId, now, actor);
@@ -231,17 +245,17 @@ public sealed class Order
     /// Cancels what remains of one SKU's lines (a bulk job's <c>matching_lines</c> scope): a partial cancel of those
     /// lines, which becomes full when nothing else remains (SPEC §3). The request's own items are ignored.
     /// </summary>
-    public Result<OrderChange> CancelSku(string sku, CancelRequest request, DateTimeOffset now, string actor)
+    public Result<OrderChange> CancelSku(string sku, CancelRequest request, DateTimeOffset now, string actor, PartnerPolicy policy)
     {
         List<CancelItem> items = [.. _lines
             .Where(line => line.Sku == sku && line.ActiveQuantity > 0)
             .Select(line => new CancelItem(line.Id, line.ActiveQuantity, null))];
         if (items.Count == 0)
         {
-            return Refusal(Operation.Cancel) ?? OrderErrors.NothingToCancel(sku);
+            return Refusal(Operation.Cancel) ?? WindowRefusal(policy, now) ?? OrderErrors.NothingToCancel(sku);
         }
 
-        return Cancel(request with { Items = items }, now, actor);
+        return Cancel(request with { Items = items }, now, actor, policy);
     }
 
     /// <summary>QA's cancel (SPEC §3 "Test cancel"): the whole order, now, whatever its status but cancelled.</summary>
@@ -252,7 +266,7 @@ public sealed class Order
             return refused;
         }
 
-        var request = new CancelRequest(reason ?? CancellationReason.Other, null, null, [], WaiveShipping: false);
+        var request = new CancelRequest(reason ?? CancellationReason.Other, null, null, [], WaiveShipping: null);
         var plan = Plan(request.Items, request.Reason, waiveShipping: false);
         return Apply(plan.Value, request, TodayAt(now), now, actor, test: true);
     }
@@ -309,12 +323,17 @@ public sealed class Order
     }
 
     /// <summary>
-    /// Applies the scheduled change that is due by <paramref name="asOf"/>, checking the state rules again.
-    /// A scheduled cancellation they refuse is dropped with <c>order.scheduled_cancellation_failed</c>.
-    /// Returns null when nothing is due.
+    /// Applies the scheduled change (or the expiry) that is due by <paramref name="asOf"/>, the earliest first,
+    /// checking the state rules again. A scheduled cancellation they refuse is dropped with
+    /// <c>order.scheduled_cancellation_failed</c>. Returns null when nothing is due.
     /// </summary>
     public OrderChange? ApplyDueChange(DateTimeOffset asOf, DateTimeOffset now)
     {
+        if (ExpiryDue(asOf) is { } expiresAt && !(ScheduledCancellation?.DueAt < expiresAt))
+        {
+            return Expire(now);
+        }
+
         if (ScheduledCancellation is { } cancellation && cancellation.DueAt <= asOf)
         {
             ScheduledCancellation = null;
@@ -325,7 +344,7 @@ public sealed class Order
                 cancellation.Items,
                 cancellation.WaiveShipping);
             var refusal = Refusal(Operation.Cancel);
-            var plan = Plan(request.Items, request.Reason, request.WaiveShipping);
+            var plan = Plan(request.Items, request.Reason, cancellation.WaiveShipping);
             if ((refusal ?? plan.Error) is { } error)
             {
                 return new OrderChange(Record(
@@ -350,6 +369,22 @@ public sealed class Order
 
         return null;
     }
+
+    /// <summary>The expiry, when it is due by <paramref name="asOf"/>: only a pending order expires.</summary>
+    private DateTimeOffset? ExpiryDue(DateTimeOffset asOf) =>
+        Status == OrderStatus.Pending && ExpiresAt is { } expiresAt && expiresAt <= asOf ? expiresAt : null;
+
+    /// <summary>The scheduler's full cancel of an order left unpaid (SPEC §11): reason <c>expired</c>, no window applies.</summary>
+    private OrderChange Expire(DateTimeOffset now)
+    {
+        var request = new CancelRequest(CancellationReason.Expired, null, null, [], WaiveShipping: null);
+        var plan = Plan(request.Items, request.Reason, waiveShipping: false);
+        return Apply(plan.Value, request, TodayAt(now), now, Actors.Scheduler, test: false);
+    }
+
+    /// <summary>SPEC §11: a partner cancel after the partner's window closed is refused.</summary>
+    private DomainError? WindowRefusal(PartnerPolicy policy, DateTimeOffset now) =>
+        policy.CancellationClosesAt(CreatedAt) is { } closesAt && now > closesAt ? OrderErrors.CancellationWindowClosed(closesAt) : null;
 
     /// <summary>SPEC §3 in one place: which status allows which operation, and the code when it does not.</summary>
     private DomainError? Refusal(Operation operation) => (operation, Status) switch
@@ -447,6 +482,7 @@ public sealed class Order
             Status = OrderStatus.Cancelled;
             CancelledAt = now;
             ScheduledCancellation = null;
+            ExpiresAt = null;
         }
 
         var type = plan.CancelsOrder ? OrderEventType.OrderCancelled : OrderEventType.OrderPartiallyCancelled;
@@ -497,10 +533,16 @@ public sealed class Order
     {
         Version++;
         UpdatedAt = now;
-        NextChangeDueAt = ScheduledCancellation?.DueAt ?? ScheduledReactivation?.DueAt;
+        NextChangeDueAt = EarliestDue();
         var recorded = new OrderEvent(eventId, type, now, actor, failureCode);
         _pendingEvents.Add(recorded);
         return recorded;
+    }
+
+    private DateTimeOffset? EarliestDue()
+    {
+        DateTimeOffset?[] due = [ScheduledCancellation?.DueAt, ScheduledReactivation?.DueAt, Status == OrderStatus.Pending ? ExpiresAt : null];
+        return due.Min();
     }
 
     private static Guid NewEventId(DateTimeOffset now) => Guid.CreateVersion7(now);

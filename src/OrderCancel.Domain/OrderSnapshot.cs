@@ -46,6 +46,8 @@ public sealed record OrderSnapshot
     /// <summary>Oldest first.</summary>
     public required IReadOnlyList<Cancellation> Cancellations { get; init; }
 
+    public DateTimeOffset? ExpiresAt { get; init; }
+
     public DateTimeOffset? CancelledAt { get; init; }
 
     public DateTimeOffset? ReactivatedAt { get; init; }

@@ -1,5 +1,6 @@
 namespace OrderCancel.Domain;
 
+/// <param name="Expiry">The order's own expiry instead of the partner's <c>unpaid_order_ttl</c>; null: the partner's.</param>
 public sealed record NewOrder(
     OrderKind Kind,
     Currency Currency,
@@ -10,7 +11,11 @@ public sealed record NewOrder(
     Customer Customer,
     IReadOnlyList<NewLine> Lines,
     decimal ShippingCost,
-    string Metadata);
+    string Metadata,
+    ExpiryOverride? Expiry = null);
+
+/// <summary>An expiry given at creation: the instant a still-unpaid order is cancelled, or null for never.</summary>
+public sealed record ExpiryOverride(DateTimeOffset? At);
 
 /// <param name="Metadata">Free-form JSON text, kept as given.</param>
 public sealed record NewLine(
@@ -23,12 +28,13 @@ public sealed record NewLine(
     string Metadata);
 
 /// <param name="Items">Empty cancels everything that remains.</param>
+/// <param name="WaiveShipping">Null when the request does not say: the partner's shipping rule decides (SPEC §11).</param>
 public sealed record CancelRequest(
     CancellationReason Reason,
     string? Note,
     DateOnly? EffectiveDate,
     IReadOnlyList<CancelItem> Items,
-    bool WaiveShipping);
+    bool? WaiveShipping);
 
 public sealed record ReactivateRequest(DateOnly? EffectiveDate, string? Note);
 

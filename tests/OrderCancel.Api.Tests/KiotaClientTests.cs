@@ -48,14 +48,14 @@ public sealed class KiotaClientTests(ApiFactory api)
 
         var partial = await order.Cancel.PostAsync(new CancelOrderRequest
         {
-            Reason = CancellationReason.Out_of_stock,
+            Reason = ClientCancellationReason.Out_of_stock,
             Items = [new CancelItemRequest { LineId = read.Lines![0].Id, Quantity = 1 }],
         });
         Assert.Equal(OrderStatus.Pending, partial!.Status);
         Assert.Equal(1, partial.Order!.Lines![0].CancelledQuantity);
         Assert.Equal(total - 0.30m, partial.Order.Total);
 
-        var full = await order.Cancel.PostAsync(new CancelOrderRequest { Reason = CancellationReason.Customer_request });
+        var full = await order.Cancel.PostAsync(new CancelOrderRequest { Reason = ClientCancellationReason.Customer_request });
         Assert.Equal(OrderStatus.Cancelled, full!.Status);
         Assert.Equal(0m, full.Order!.AmountDue);
         Assert.Equal([CancellationType.Partial, CancellationType.Full], full.Order.Cancellations!.Select(c => c.Type!.Value));

@@ -220,7 +220,12 @@ public sealed class OpenApiContractTests(ApiFactory api)
         foreach (var (type, item) in webhooks)
         {
             var post = item!["post"]!;
-            var message = type.StartsWith("cancellation_job.", StringComparison.Ordinal) ? "JobWebhookMessage" : "WebhookMessage";
+            var message = type.Split('.')[0] switch
+            {
+                "cancellation_job" => "JobWebhookMessage",
+                "partner" => "SettingsWebhookMessage",
+                _ => "WebhookMessage",
+            };
             Assert.Equal($"#/components/schemas/{message}", post["requestBody"]!["content"]!["application/json"]!["schema"]!["$ref"]!.GetValue<string>());
             Assert.Equal(["webhook-id", "webhook-signature", "webhook-timestamp"], HeaderParameters(post.AsObject()).Order());
             Assert.Contains(type, post["summary"]!.GetValue<string>());

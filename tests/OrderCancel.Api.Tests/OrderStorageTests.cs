@@ -55,7 +55,7 @@ public sealed class OrderStorageTests(ApiFactory api)
         {
             var order = await db.Orders.SingleAsync(o => o.Id == created.Id());
             var request = new CancelRequest(CancellationReason.OutOfStock, "by EF", null, [new CancelItem(order.Lines[0].Id, 1)], WaiveShipping: false);
-            Assert.True(order.Cancel(request, DateTimeOffset.UtcNow, "test").IsSuccess);
+            Assert.True(order.Cancel(request, DateTimeOffset.UtcNow, "test", PartnerPolicy.Default).IsSuccess);
             return await db.SaveChangesAsync();
         });
 

@@ -26,8 +26,8 @@ public sealed class SchedulingRaceTests(ApiFactory api)
             for (var i = 0; i < 1000; i++)
             {
                 var spec = Spec();
-                var order = Order.Create(partner.Id, spec, await db.NewLineIdsAsync(spec.Lines.Count, CancellationToken.None), now, "api_key:seed");
-                Assert.True(order.Cancel(new CancelRequest(CancellationReason.CustomerRequest, null, tomorrow, [], false), now, "api_key:seed").IsSuccess);
+                var order = Order.Create(partner.Id, spec, await db.NewLineIdsAsync(spec.Lines.Count, CancellationToken.None), now, "api_key:seed", PartnerPolicy.Default);
+                Assert.True(order.Cancel(new CancelRequest(CancellationReason.CustomerRequest, null, tomorrow, [], false), now, "api_key:seed", PartnerPolicy.Default).IsSuccess);
                 db.Orders.Add(order);
             }
 
@@ -83,7 +83,7 @@ public sealed class SchedulingRaceTests(ApiFactory api)
         Assert.Equal([1, 0], lines.EnumerateArray().Select(l => l.GetProperty("cancelled_quantity").GetInt32()));
     }
 
-    private static NewOrder Spec() => new(
+    public static NewOrder Spec() => new(
         OrderKind.OneTime,
         Currency.Of("EUR"),
         "UTC",
@@ -143,5 +143,31 @@ public sealed class SchedulingWorkerTests(SchedulingWorkerTests.WorkerApi api) :
             base.ConfigureWebHost(builder);
             builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
         }
+    }
+}
+
+/// <summary>SPEC §11: the worker cancels an unpaid order within one poll interval of its <c>expires_at</c>, by the fake clock.</summary>
+public sealed class ExpiryWorkerTests(SchedulingWorkerTests.WorkerApi api) : IClassFixture<SchedulingWorkerTests.WorkerApi>
+{
+    [Fact]
+    public async Task The_worker_expires_an_unpaid_order_within_one_poll_interval_of_its_expiry()
+    {
+        var partner = await api.NewPartnerAsync();
+        await (await PartnerSettingsTests.PatchAsync(partner.Client, """{"unpaid_order_ttl":"PT3M"}""")).ShouldBeAsync(HttpStatusCode.OK);
+        var order = await partner.Client.CreateOrderAsync();
+        var paid = await partner.Client.CreateOrderAsync();
+        Assert.Equal(api.Clock.GetUtcNow().AddMinutes(3), order.GetProperty("expires_at").GetDateTimeOffset());
+
+        await api.TickAsync();
+        await api.TickAsync();
+        await partner.Client.PayAsync(paid);
+        Assert.Equal("pending", (await partner.Client.GetOrderAsync(order.Id())).GetProperty("status").GetString());
+        await api.TickAsync();
+
+        var expired = await partner.Client.GetOrderAsync(order.Id());
+        Assert.Equal("cancelled", expired.GetProperty("status").GetString());
+        Assert.Equal("expired", expired.GetProperty("cancellations")[0].GetProperty("reason").GetString());
+        Assert.Equal("scheduler", expired.GetProperty("cancellations")[0].GetProperty("actor").GetString());
+        Assert.Equal("paid", (await partner.Client.GetOrderAsync(paid.Id())).GetProperty("status").GetString());
     }
 }

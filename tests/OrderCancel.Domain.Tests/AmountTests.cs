@@ -41,7 +41,7 @@ public sealed class AmountTests
     {
         var order = Orders.Create(lines: [Orders.Line(3, 10m, discount: 1m, taxRate: 0.2m)]);
 
-        Assert.True(order.Cancel(Orders.Partial(1, 1), Orders.Now, Orders.Actor).IsSuccess);
+        Assert.True(order.Cancel(Orders.Partial(1, 1), Orders.Now, Orders.Actor, Orders.Defaults).IsSuccess);
 
         var line = order.Lines[0].AmountsIn(order.Currency);
         Assert.Equal(20m, line.Subtotal.Amount);
@@ -63,7 +63,7 @@ public sealed class AmountTests
     {
         var order = Orders.Create(currency: "JPY", shipping: 500m, lines: [Orders.Line(3, 333m, discount: 100m, taxRate: 0.08m)]);
 
-        Assert.True(order.Cancel(Orders.Partial(1, 1), Orders.Now, Orders.Actor).IsSuccess);
+        Assert.True(order.Cancel(Orders.Partial(1, 1), Orders.Now, Orders.Actor, Orders.Defaults).IsSuccess);
 
         var amounts = order.Amounts;
         Assert.Equal(666m, amounts.Subtotal.Amount);
@@ -89,7 +89,7 @@ public sealed class AmountTests
         var order = Orders.Create(shipping: 5m);
         Assert.Equal(40m, order.Amounts.Total.Amount); // 2×10 + 3×5 + 5
 
-        Assert.True(order.Cancel(Orders.Full(), Orders.Now, Orders.Actor).IsSuccess);
+        Assert.True(order.Cancel(Orders.Full(), Orders.Now, Orders.Actor, Orders.Defaults).IsSuccess);
 
         Assert.Equal(0m, order.Amounts.Total.Amount);
         Assert.Equal(0m, order.Amounts.AmountDue.Amount);

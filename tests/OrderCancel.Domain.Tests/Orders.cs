@@ -6,6 +6,9 @@ internal static class Orders
     public static readonly DateTimeOffset Now = new(2026, 3, 10, 12, 0, 0, TimeSpan.Zero);
     public const string Actor = "api_key:test";
 
+    /// <summary>The settings of a partner that changed none: SPEC §3 exactly.</summary>
+    public static readonly PartnerPolicy Defaults = PartnerPolicy.Default;
+
     public static NewLine Line(int quantity, decimal unitPrice, decimal discount = 0m, decimal taxRate = 0m) =>
         new("SKU", "Item", quantity, unitPrice, discount, taxRate, "{}");
 
@@ -14,6 +17,8 @@ internal static class Orders
         string currency = "EUR",
         decimal shipping = 5m,
         string timeZone = "UTC",
+        PartnerPolicy? policy = null,
+        ExpiryOverride? expiry = null,
         params NewLine[] lines)
     {
         NewLine[] specLines = lines.Length > 0 ? lines : [Line(2, 10m), Line(3, 5m)];
@@ -29,10 +34,12 @@ internal static class Orders
                 new Customer("c", "a@b.co", "A", "B", null),
                 specLines,
                 shipping,
-                "{}"),
+                "{}",
+                expiry),
             [.. Enumerable.Range(1, specLines.Length).Select(i => (long)i)],
             Now,
-            Actor);
+            Actor,
+            policy ?? Defaults);
     }
 
     /// <summary>An order in the given status, reached through the aggregate's own methods.</summary>
@@ -45,7 +52,7 @@ internal static class Orders
                 Assert.True(order.Pay(new PaymentRequest("card", order.Amounts.AmountDue.Amount, null), Now, Actor).IsSuccess);
                 break;
             case OrderStatus.Cancelled:
-                Assert.True(order.Cancel(Full(), Now, Actor).IsSuccess);
+                Assert.True(order.Cancel(Full(), Now, Actor, Defaults).IsSuccess);
                 break;
             default:
                 break;
@@ -55,10 +62,10 @@ internal static class Orders
         return order;
     }
 
-    public static CancelRequest Full(DateOnly? effectiveDate = null, bool waiveShipping = false) =>
+    public static CancelRequest Full(DateOnly? effectiveDate = null, bool? waiveShipping = null) =>
         new(CancellationReason.CustomerRequest, null, effectiveDate, [], waiveShipping);
 
-    public static CancelRequest Partial(int lineId, int quantity, DateOnly? effectiveDate = null, bool waiveShipping = false) =>
+    public static CancelRequest Partial(int lineId, int quantity, DateOnly? effectiveDate = null, bool? waiveShipping = null) =>
         new(CancellationReason.OutOfStock, null, effectiveDate, [new CancelItem(lineId, quantity)], waiveShipping);
 
     public static DateOnly Today => DateOnly.FromDateTime(Now.UtcDateTime);

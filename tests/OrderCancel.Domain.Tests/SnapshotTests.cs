@@ -9,8 +9,8 @@ public sealed class SnapshotTests
     public void A_restored_cancelled_order_reactivates_to_what_it_was()
     {
         var original = Create(lines: [Line(2, 10m), Line(3, 5m)]);
-        Assert.True(original.Cancel(Partial(2, 1), Now, Actor).IsSuccess);
-        Assert.True(original.Cancel(Full(), Now, Actor).IsSuccess);
+        Assert.True(original.Cancel(Partial(2, 1), Now, Actor, Defaults).IsSuccess);
+        Assert.True(original.Cancel(Full(), Now, Actor, Defaults).IsSuccess);
 
         var restored = Order.FromSnapshot(SnapshotOf(original));
         var result = restored.Reactivate(new ReactivateRequest(null, null), Now.AddHours(1), Actor);
@@ -27,7 +27,7 @@ public sealed class SnapshotTests
     public void A_restored_order_is_due_when_its_scheduled_change_is()
     {
         var original = Create();
-        Assert.True(original.Cancel(Full(Today.AddDays(3)), Now, Actor).IsSuccess);
+        Assert.True(original.Cancel(Full(Today.AddDays(3)), Now, Actor, Defaults).IsSuccess);
 
         var restored = Order.FromSnapshot(SnapshotOf(original));
 

@@ -106,7 +106,7 @@ public sealed class StateRuleTests
         var order = Create(lines: [Line(2, 10m)]);
         order.ClearPendingEvents();
 
-        var result = order.Cancel(Partial(1, 3), Now, Actor);
+        var result = order.Cancel(Partial(1, 3), Now, Actor, Defaults);
 
         Assert.Equal("quantity_exceeds_remaining", result.Error?.Code);
         Assert.Equal(0, order.Lines[0].CancelledQuantity);
@@ -117,10 +117,10 @@ public sealed class StateRuleTests
     public void Cancelling_a_sku_takes_only_what_remains_of_its_lines()
     {
         var order = Create(lines: [Line(3, 10m) with { Sku = "RECALLED" }, Line(2, 5m), Line(4, 1m) with { Sku = "RECALLED" }]);
-        Assert.True(order.Cancel(Partial(1, 1), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Partial(1, 1), Now, Actor, Defaults).IsSuccess);
         order.ClearPendingEvents();
 
-        var result = order.CancelSku("RECALLED", Full(), Now, Actor);
+        var result = order.CancelSku("RECALLED", Full(), Now, Actor, Defaults);
 
         Assert.Equal(OrderEventType.OrderPartiallyCancelled, result.Value.Event.Type);
         Assert.Equal(OrderStatus.Pending, order.Status);
@@ -134,12 +134,12 @@ public sealed class StateRuleTests
     public void Cancelling_a_sku_the_order_no_longer_has_is_refused_with_nothing_to_cancel()
     {
         var order = Create(lines: [Line(1, 10m) with { Sku = "RECALLED" }, Line(2, 5m)]);
-        Assert.True(order.Cancel(Partial(1, 1), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Partial(1, 1), Now, Actor, Defaults).IsSuccess);
         order.ClearPendingEvents();
         var version = order.Version;
 
-        Assert.Equal("nothing_to_cancel", order.CancelSku("RECALLED", Full(), Now, Actor).Error?.Code);
-        Assert.Equal("nothing_to_cancel", order.CancelSku("OTHER", Full(), Now, Actor).Error?.Code);
+        Assert.Equal("nothing_to_cancel", order.CancelSku("RECALLED", Full(), Now, Actor, Defaults).Error?.Code);
+        Assert.Equal("nothing_to_cancel", order.CancelSku("OTHER", Full(), Now, Actor, Defaults).Error?.Code);
         Assert.Equal(version, order.Version);
         Assert.Empty(order.PendingEvents);
     }
@@ -159,16 +159,16 @@ public sealed class StateRuleTests
     {
         var order = Create();
 
-        Assert.Equal("line_not_found", order.Cancel(Partial(99, 1), Now, Actor).Error?.Code);
+        Assert.Equal("line_not_found", order.Cancel(Partial(99, 1), Now, Actor, Defaults).Error?.Code);
     }
 
     [Fact]
     public void A_partial_cancellation_that_leaves_nothing_cancels_the_order()
     {
         var order = Create(lines: [Line(2, 10m)]);
-        Assert.True(order.Cancel(Partial(1, 1), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Partial(1, 1), Now, Actor, Defaults).IsSuccess);
 
-        var result = order.Cancel(Partial(1, 1), Now, Actor);
+        var result = order.Cancel(Partial(1, 1), Now, Actor, Defaults);
 
         Assert.Equal(OrderEventType.OrderCancelled, result.Value.Event.Type);
         Assert.Equal(OrderStatus.Cancelled, order.Status);
@@ -182,8 +182,8 @@ public sealed class StateRuleTests
         var kept = Create(shipping: 5m);
         var waived = Create(shipping: 5m);
 
-        var keptResult = kept.Cancel(Partial(1, 1), Now, Actor);
-        var waivedResult = waived.Cancel(Partial(1, 1, waiveShipping: true), Now, Actor);
+        var keptResult = kept.Cancel(Partial(1, 1), Now, Actor, Defaults);
+        var waivedResult = waived.Cancel(Partial(1, 1, waiveShipping: true), Now, Actor, Defaults);
 
         Assert.False(kept.ShippingWaived);
         Assert.Equal(10m, keptResult.Value.AmountReleased);
@@ -196,9 +196,9 @@ public sealed class StateRuleTests
     public void A_full_cancellation_records_what_it_took_and_what_it_released()
     {
         var order = Create(shipping: 5m);
-        Assert.True(order.Cancel(Partial(2, 1), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Partial(2, 1), Now, Actor, Defaults).IsSuccess);
 
-        var result = order.Cancel(Full(), Now, Actor);
+        var result = order.Cancel(Full(), Now, Actor, Defaults);
 
         var cancellation = order.Cancellations[^1];
         Assert.Equal(CancellationType.Full, cancellation.Type);
@@ -213,8 +213,8 @@ public sealed class StateRuleTests
     public void Reactivation_restores_what_the_last_cancellation_took_and_keeps_earlier_partials()
     {
         var order = Create(shipping: 5m);
-        Assert.True(order.Cancel(Partial(1, 1), Now, Actor).IsSuccess);
-        Assert.True(order.Cancel(Full(), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Partial(1, 1), Now, Actor, Defaults).IsSuccess);
+        Assert.True(order.Cancel(Full(), Now, Actor, Defaults).IsSuccess);
 
         var result = order.Reactivate(new ReactivateRequest(null, null), Now.AddHours(1), Actor);
 
@@ -230,8 +230,8 @@ public sealed class StateRuleTests
     public void Reactivation_keeps_shipping_waived_when_an_earlier_partial_released_it()
     {
         var order = Create(shipping: 5m);
-        Assert.True(order.Cancel(Partial(1, 1, waiveShipping: true), Now, Actor).IsSuccess);
-        Assert.True(order.Cancel(Full(), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Partial(1, 1, waiveShipping: true), Now, Actor, Defaults).IsSuccess);
+        Assert.True(order.Cancel(Full(), Now, Actor, Defaults).IsSuccess);
 
         Assert.True(order.Reactivate(new ReactivateRequest(null, null), Now, Actor).IsSuccess);
 
@@ -256,9 +256,9 @@ public sealed class StateRuleTests
     public void A_second_scheduled_cancellation_is_refused()
     {
         var order = Create();
-        Assert.True(order.Cancel(Full(Today.AddDays(3)), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Full(Today.AddDays(3)), Now, Actor, Defaults).IsSuccess);
 
-        Assert.Equal("cancellation_already_scheduled", order.Cancel(Full(Today.AddDays(4)), Now, Actor).Error?.Code);
+        Assert.Equal("cancellation_already_scheduled", order.Cancel(Full(Today.AddDays(4)), Now, Actor, Defaults).Error?.Code);
     }
 
     [Fact]
@@ -275,7 +275,7 @@ public sealed class StateRuleTests
     {
         var order = Create();
 
-        var result = order.Cancel(Full(Today.AddDays(2)), Now, Actor);
+        var result = order.Cancel(Full(Today.AddDays(2)), Now, Actor, Defaults);
 
         Assert.True(result.Value.Scheduled);
         Assert.Equal(OrderStatus.Pending, order.Status);
@@ -289,10 +289,10 @@ public sealed class StateRuleTests
     public void An_immediate_full_cancellation_supersedes_a_scheduled_one_with_one_event()
     {
         var order = Create();
-        Assert.True(order.Cancel(Full(Today.AddDays(2)), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Full(Today.AddDays(2)), Now, Actor, Defaults).IsSuccess);
         order.ClearPendingEvents();
 
-        Assert.True(order.Cancel(Full(), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Full(), Now, Actor, Defaults).IsSuccess);
 
         Assert.Null(order.ScheduledCancellation);
         Assert.Null(order.NextChangeDueAt);
@@ -303,9 +303,9 @@ public sealed class StateRuleTests
     public void An_immediate_partial_cancellation_leaves_a_scheduled_one_in_place()
     {
         var order = Create();
-        Assert.True(order.Cancel(Full(Today.AddDays(2)), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Full(Today.AddDays(2)), Now, Actor, Defaults).IsSuccess);
 
-        Assert.True(order.Cancel(Partial(1, 1), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Partial(1, 1), Now, Actor, Defaults).IsSuccess);
 
         Assert.NotNull(order.ScheduledCancellation);
     }
@@ -326,7 +326,7 @@ public sealed class StateRuleTests
     public void Unscheduling_takes_the_scheduled_cancellation_back()
     {
         var order = Create();
-        Assert.True(order.Cancel(Full(Today.AddDays(2)), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Full(Today.AddDays(2)), Now, Actor, Defaults).IsSuccess);
 
         var result = order.UnscheduleCancellation(Now, Actor);
 
@@ -339,7 +339,7 @@ public sealed class StateRuleTests
     public void Paying_a_pending_order_with_a_scheduled_cancellation_makes_the_cancellation_fail_when_due()
     {
         var order = Create();
-        Assert.True(order.Cancel(Full(Today.AddDays(1)), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Full(Today.AddDays(1)), Now, Actor, Defaults).IsSuccess);
         Assert.True(order.Pay(new PaymentRequest("card", order.Amounts.AmountDue.Amount, null), Now, Actor).IsSuccess);
         order.ClearPendingEvents();
 
@@ -357,7 +357,7 @@ public sealed class StateRuleTests
     public void A_due_scheduled_cancellation_applies_once_with_its_effective_date()
     {
         var order = Create();
-        Assert.True(order.Cancel(Partial(2, 3, Today.AddDays(1)), Now, Actor).IsSuccess);
+        Assert.True(order.Cancel(Partial(2, 3, Today.AddDays(1)), Now, Actor, Defaults).IsSuccess);
 
         Assert.Null(order.ApplyDueChange(asOf: Now, now: Now));
         var applied = order.ApplyDueChange(asOf: Now.AddDays(1), now: Now.AddDays(1));
@@ -390,7 +390,7 @@ public sealed class StateRuleTests
     {
         var order = Create();
 
-        var result = order.Cancel(Full(Today.AddDays(days)), Now, Actor);
+        var result = order.Cancel(Full(Today.AddDays(days)), Now, Actor, Defaults);
 
         Assert.Equal("effective_date", result.Error?.Field);
         Assert.Empty(order.PendingEvents.Skip(1));
@@ -403,8 +403,8 @@ public sealed class StateRuleTests
         var auckland = Create(timeZone: "Pacific/Auckland");
         var losAngeles = Create(timeZone: "America/Los_Angeles");
 
-        Assert.True(auckland.Cancel(Full(date), Now, Actor).IsSuccess);
-        Assert.True(losAngeles.Cancel(Full(date), Now, Actor).IsSuccess);
+        Assert.True(auckland.Cancel(Full(date), Now, Actor, Defaults).IsSuccess);
+        Assert.True(losAngeles.Cancel(Full(date), Now, Actor, Defaults).IsSuccess);
 
         Assert.Equal(new DateTimeOffset(2026, 11, 30, 11, 0, 0, TimeSpan.Zero), auckland.NextChangeDueAt); // NZDT, UTC+13
         Assert.Equal(new DateTimeOffset(2026, 12, 1, 8, 0, 0, TimeSpan.Zero), losAngeles.NextChangeDueAt); // PST, UTC−8
@@ -416,7 +416,7 @@ public sealed class StateRuleTests
         // 2026-03-10 12:00 UTC is already 2026-03-11 in Auckland.
         var order = Create(timeZone: "Pacific/Auckland");
 
-        var result = order.Cancel(Full(new DateOnly(2026, 3, 11)), Now, Actor);
+        var result = order.Cancel(Full(new DateOnly(2026, 3, 11)), Now, Actor, Defaults);
 
         Assert.False(result.Value.Scheduled);
         Assert.Equal(OrderStatus.Cancelled, order.Status);
@@ -425,10 +425,10 @@ public sealed class StateRuleTests
 
     private static Result<OrderChange> Apply(Order order, Operation operation) => operation switch
     {
-        Operation.Cancel => order.Cancel(Full(), Now, Actor),
-        Operation.CancelPartly => order.Cancel(Partial(1, 1), Now, Actor),
-        Operation.CancelSku => order.CancelSku("SKU", Full(), Now, Actor),
-        Operation.ScheduleCancel => order.Cancel(Full(Today.AddDays(7)), Now, Actor),
+        Operation.Cancel => order.Cancel(Full(), Now, Actor, Defaults),
+        Operation.CancelPartly => order.Cancel(Partial(1, 1), Now, Actor, Defaults),
+        Operation.CancelSku => order.CancelSku("SKU", Full(), Now, Actor, Defaults),
+        Operation.ScheduleCancel => order.Cancel(Full(Today.AddDays(7)), Now, Actor, Defaults),
         Operation.TestCancel => order.TestCancel(null, Now, Actor),
         Operation.Reactivate => order.Reactivate(new ReactivateRequest(null, null), Now, Actor),
         Operation.ScheduleReactivate => order.Reactivate(new ReactivateRequest(Today.AddDays(7), null), Now, Actor),

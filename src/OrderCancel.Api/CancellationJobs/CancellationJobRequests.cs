@@ -26,6 +26,7 @@ public sealed class CreateCancellationJobRequest
 
     /// <example>out_of_stock</example>
     [Required]
+    [SchemaRef(OpenApiSchemas.ClientReason)]
     public CancellationReason? Reason { get; init; }
 
     /// <summary>Up to 1000 characters; required when the reason is <c>other</c>.</summary>
@@ -35,7 +36,10 @@ public sealed class CreateCancellationJobRequest
     /// <summary>A day in each order's time zone. Absent or today: now. Later: each order gets a scheduled cancellation.</summary>
     public DateOnly? EffectiveDate { get; init; }
 
-    /// <summary>Release shipping on partial cancellations too (a full one always does).</summary>
+    /// <summary>
+    /// Release shipping on partial cancellations too (a full one always does). Left out: the partner's
+    /// <c>shipping_on_partial_cancel</c> decides for each order when its batch runs.
+    /// </summary>
     public bool? WaiveShipping { get; init; }
 
     /// <summary><c>order</c> (default): cancel each order whole. <c>matching_lines</c>: only what remains of <c>filter.sku</c>.</summary>
@@ -95,7 +99,7 @@ public sealed class CreateCancellationJobValidator : AbstractValidator<CreateCan
                 .Must(metadata => metadata is null || IsFlatObject(metadata.Value))
                 .WithMessage($"Must be an object of 1 to {MaxMetadataKeys} keys (up to 100 characters) whose values are strings, booleans or numbers within ±7.9e28.");
         }).When(r => r.Filter is not null);
-        RuleFor(r => r.Reason).Required();
+        RuleFor(r => r.Reason).Required().MustBeAClientReason();
         RuleFor(r => r.Note).MaximumLength(CancelOrderValidator.MaxNote).WithMessage($"Must be at most {CancelOrderValidator.MaxNote} characters.");
         RuleFor(r => r.Note).NotEmpty().When(r => r.Reason == CancellationReason.Other).WithMessage("Is required when the reason is other.");
         RuleFor(r => r.EffectiveDate).MustBeSchedulable(clock);

@@ -36,7 +36,7 @@ public sealed record JobRequest(
     CancellationReason Reason,
     string? Note,
     DateOnly? EffectiveDate,
-    bool WaiveShipping,
+    bool? WaiveShipping,
     CancellationScope Scope)
 {
     public static JobRequest From(CreateCancellationJobRequest request) => new(
@@ -55,7 +55,7 @@ public sealed record JobRequest(
         request.Reason!.Value,
         request.Note,
         request.EffectiveDate,
-        request.WaiveShipping ?? false,
+        request.WaiveShipping,
         request.Scope ?? CancellationScope.Order);
 
     public static JobRequest Parse(string stored) => JsonSerializer.Deserialize<JobRequest>(stored, Json.Options)!;

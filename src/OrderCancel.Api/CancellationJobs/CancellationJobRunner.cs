@@ -140,6 +140,7 @@ public sealed class CancellationJobRunner(
 
         using var span = Telemetry.Telemetry.Source.StartActivity("cancellation_job.batch");
         var orders = await db.LockOrdersAsync(batch.PartnerId, batch.OrderIds, lockRows: !batch.DryRun, cancellation);
+        var policy = await db.PartnerPolicyAsync(batch.PartnerId, cancellation);
         var now = clock.GetUtcNow();
         var actor = Actors.Job(jobId);
         var request = batch.Request.ToCancelRequest();
@@ -154,8 +155,8 @@ public sealed class CancellationJobRunner(
             }
 
             var result = batch.Request.Scope == CancellationScope.MatchingLines
-                ? order.CancelSku(batch.Request.Filter!.Sku!, request, now, actor)
-                : order.Cancel(request, now, actor);
+                ? order.CancelSku(batch.Request.Filter!.Sku!, request, now, actor, policy)
+                : order.Cancel(request, now, actor, policy);
             outcomes.Add(OutcomeOf(order, result, batch.DryRun));
         }
 

@@ -32,6 +32,7 @@ public static class Problems
         ["no_scheduled_cancellation"] = (400, "No cancellation is scheduled"),
         ["no_scheduled_reactivation"] = (400, "No reactivation is scheduled"),
         ["nothing_to_cancel"] = (400, "Nothing of that SKU remains on the order"),
+        ["cancellation_window_closed"] = (400, "The partner's cancellation window for this order has closed"),
         ["duplicate_reference"] = (409, "An order with this reference exists"),
         ["idempotency_key_in_use"] = (409, "A request with this idempotency key is still running"),
         ["version_mismatch"] = (412, "The order has changed"),

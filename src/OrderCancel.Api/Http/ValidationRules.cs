@@ -45,6 +45,11 @@ public static class ValidationRules
         rule.Must(limit => limit is null || (int.TryParse(limit, out var value) && value is >= 1 and <= MaxLimit))
             .WithMessage($"Must be a whole number from 1 to {MaxLimit}.");
 
+    /// <summary>A reason a client may give: <c>expired</c> is the service's own (SPEC §5, §11).</summary>
+    public static IRuleBuilderOptions<T, CancellationReason?> MustBeAClientReason<T>(this IRuleBuilder<T, CancellationReason?> rule) =>
+        rule.Must(reason => reason != CancellationReason.Expired)
+            .WithMessage("expired is set only by the service, when an unpaid order reaches its expires_at; choose another reason.");
+
     public static IRuleBuilderOptions<T, JsonElement?> JsonObject<T>(this IRuleBuilder<T, JsonElement?> rule) =>
         rule.Must(value => value is null || value.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null)
             .WithMessage("Must be a JSON object.");

@@ -19,8 +19,16 @@ public static class CancellationEndpoints
             .WithName("CancelOrder")
             .WithSummary("Cancel an order in full or in part, now or on a future date")
             .WithDescription("200 when it applies now, 202 when effective_date is a later day in the order's time zone "
-                + "(the order keeps its status and gets scheduled_cancellation). Paid: 400 order_already_paid.")
-            .ChangesOrder("order_already_paid", "order_already_cancelled", "line_not_found", "quantity_exceeds_remaining", "cancellation_already_scheduled")
+                + "(the order keeps its status and gets scheduled_cancellation). Paid: 400 order_already_paid. After the "
+                + "partner's cancellation_window (GET /v1/settings): 400 cancellation_window_closed. Whether a partial cancel "
+                + "releases shipping follows waive_shipping, or the partner's shipping_on_partial_cancel when it is left out.")
+            .ChangesOrder(
+                "order_already_paid",
+                "order_already_cancelled",
+                "cancellation_window_closed",
+                "line_not_found",
+                "quantity_exceeds_remaining",
+                "cancellation_already_scheduled")
             .WithRequestExamples(OrderExamples.Cancel);
         orders.MapPost("/{id:long}/cancel/preview", Preview)
             .WithName("PreviewCancellation")
@@ -60,7 +68,7 @@ public static class CancellationEndpoints
         CancellationToken cancellation)
     {
         var request = ToDomain(body.Value);
-        var result = await OrderMutation.Run(http, db, clock, id, (order, now) => order.Cancel(request, now, http.User.Actor()), cancellation);
+        var result = await OrderMutation.Run(http, db, clock, id, (order, now) => order.Cancel(request, now, http.User.Actor(), http.CallerPolicy()), cancellation);
         var outcome = OrderMutation.OutcomeOf(result);
         metrics.Cancellation(request.Items.Count == 0 ? "full" : "partial", Json.Name(request.Reason), outcome == OrderMutation.Scheduled, outcome);
         return result;
@@ -77,7 +85,7 @@ public static class CancellationEndpoints
 
         var current = OrderResponse.From(order);
         var version = order.Version;
-        var result = order.Cancel(ToDomain(body.Value), clock.GetUtcNow(), http.User.Actor());
+        var result = order.Cancel(ToDomain(body.Value), clock.GetUtcNow(), http.User.Actor(), http.CallerPolicy());
         if (result.Error is { IsValidation: true } invalid)
         {
             return Problems.From(invalid);
@@ -119,5 +127,5 @@ public static class CancellationEndpoints
         request.Note,
         request.EffectiveDate,
         [.. (request.Items ?? []).Select(item => new CancelItem(item.LineId!.Value, item.Quantity!.Value, item.Reason))],
-        request.WaiveShipping ?? false);
+        request.WaiveShipping);
 }

@@ -10,6 +10,7 @@ public sealed class CancelOrderRequest
 {
     /// <example>customer_request</example>
     [Required]
+    [SchemaRef(OpenApiSchemas.ClientReason)]
     public CancellationReason? Reason { get; init; }
 
     /// <summary>Up to 1000 characters; required when a reason is <c>other</c>.</summary>
@@ -23,7 +24,11 @@ public sealed class CancelOrderRequest
     /// <summary>Lines and quantities to cancel; leave out to cancel everything that remains. Not empty.</summary>
     public List<CancelItemRequest>? Items { get; init; }
 
-    /// <summary>Release shipping on a partial cancellation too (a full one always does).</summary>
+    /// <summary>
+    /// Release shipping on a partial cancellation too (a full one always does). Left out: the partner's
+    /// <c>shipping_on_partial_cancel</c> decides (<c>keep</c> by default: not released); under
+    /// <c>release_when_empty</c> a partial cancellation never releases it.
+    /// </summary>
     public bool? WaiveShipping { get; init; }
 }
 
@@ -39,6 +44,7 @@ public sealed class CancelItemRequest
     public int? Quantity { get; init; }
 
     /// <summary>Overrides the request's reason for this line.</summary>
+    [SchemaRef(OpenApiSchemas.ClientReason)]
     public CancellationReason? Reason { get; init; }
 }
 
@@ -58,7 +64,7 @@ public sealed class CancelOrderValidator : AbstractValidator<CancelOrderRequest>
 
     public CancelOrderValidator(TimeProvider clock)
     {
-        RuleFor(r => r.Reason).Required();
+        RuleFor(r => r.Reason).Required().MustBeAClientReason();
         RuleFor(r => r.Note).MaximumLength(MaxNote).WithMessage($"Must be at most {MaxNote} characters.");
         RuleFor(r => r.Note).NotEmpty().When(MentionsOther).WithMessage("Is required when a reason is other.");
         RuleFor(r => r.EffectiveDate).MustBeSchedulable(clock);
@@ -69,6 +75,7 @@ public sealed class CancelOrderValidator : AbstractValidator<CancelOrderRequest>
             {
                 item.RuleFor(i => i.LineId).Required().GreaterThanOrEqualTo(1).WithMessage("Must be a line id.");
                 item.RuleFor(i => i.Quantity).Required().GreaterThanOrEqualTo(1).WithMessage("Must be at least 1.");
+                item.RuleFor(i => i.Reason).MustBeAClientReason();
             });
         RuleFor(r => r.Items)
             .Must(items => items is null || items.Where(i => i?.LineId is not null).GroupBy(i => i!.LineId).All(g => g.Count() == 1))

@@ -66,7 +66,7 @@ public static class OrderEndpoints
             return DuplicateReference(reference);
         }
 
-        var order = Order.Create(partnerId, spec, await db.NewLineIdsAsync(spec.Lines.Count, cancellation), clock.GetUtcNow(), http.User.Actor());
+        var order = Order.Create(partnerId, spec, await db.NewLineIdsAsync(spec.Lines.Count, cancellation), clock.GetUtcNow(), http.User.Actor(), http.CallerPolicy());
         var created = order.PendingEvents[0];
         // AddAsync: the id comes from a HiLo block, and a sync Add fetches a new block with a blocking query while
         // holding the generator's lock; under a burst that starved the thread pool and the connection pool (every
@@ -207,7 +207,8 @@ public static class OrderEndpoints
             line.TaxRate ?? 0m,
             MetadataText(line.Metadata)))],
         request.ShippingCost ?? 0m,
-        MetadataText(request.Metadata));
+        MetadataText(request.Metadata),
+        request.ExpiresAtGiven ? new ExpiryOverride(request.ExpiresAt) : null);
 
     private static string MetadataText(System.Text.Json.JsonElement? metadata) =>
         metadata is { ValueKind: System.Text.Json.JsonValueKind.Object } value ? value.GetRawText() : "{}";

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Mvc;
 using OrderCancel.Api.Http;
 using OrderCancel.Domain;
@@ -46,6 +47,28 @@ public sealed class CreateOrderRequest
 
     /// <summary>Any JSON object, kept as given.</summary>
     public JsonElement? Metadata { get; init; }
+
+    /// <summary>
+    /// One-time orders only: when the order is cancelled (reason <c>expired</c>) if still unpaid, instead of the
+    /// partner's <c>unpaid_order_ttl</c>; null: never. Leave it out to follow the partner's setting.
+    /// </summary>
+    /// <example>2030-06-30T12:00:00Z</example>
+    [AcceptsNull]
+    public DateTimeOffset? ExpiresAt
+    {
+        get => _expiresAt;
+        init
+        {
+            _expiresAt = value;
+            ExpiresAtGiven = true;
+        }
+    }
+
+    /// <summary>True when the body named <c>expires_at</c>, null included (merge-patch style: null means never).</summary>
+    [JsonIgnore]
+    public bool ExpiresAtGiven { get; private set; }
+
+    private readonly DateTimeOffset? _expiresAt;
 }
 
 public sealed class CustomerRequest
@@ -98,6 +121,27 @@ public sealed class LineRequest
 
     /// <summary>Any JSON object, kept as given.</summary>
     public JsonElement? Metadata { get; init; }
+
+    /// <summary>
+    /// One-time orders only: when the order is cancelled (reason <c>expired</c>) if still unpaid, instead of the
+    /// partner's <c>unpaid_order_ttl</c>; null: never. Leave it out to follow the partner's setting.
+    /// </summary>
+    /// <example>2030-06-30T12:00:00Z</example>
+    public DateTimeOffset? ExpiresAt
+    {
+        get => _expiresAt;
+        init
+        {
+            _expiresAt = value;
+            ExpiresAtGiven = true;
+        }
+    }
+
+    /// <summary>True when the body named <c>expires_at</c>, null included (merge-patch style: null means never).</summary>
+    [JsonIgnore]
+    public bool ExpiresAtGiven { get; private set; }
+
+    private readonly DateTimeOffset? _expiresAt;
 }
 
 /// <summary>Marks a pending one-time order paid; <c>amount</c> must equal its <c>amount_due</c>.</summary>

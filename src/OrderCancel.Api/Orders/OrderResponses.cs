@@ -29,6 +29,7 @@ public sealed record OrderResponse(
     RawJson Metadata,
     ScheduledCancellationResponse? ScheduledCancellation,
     ScheduledReactivationResponse? ScheduledReactivation,
+    DateTimeOffset? ExpiresAt,
     IReadOnlyList<CancellationResponse> Cancellations,
     DateTimeOffset? CancelledAt,
     DateTimeOffset? ReactivatedAt,
@@ -74,6 +75,7 @@ public sealed record OrderResponse(
             order.ScheduledReactivation is { } reactivation
                 ? new ScheduledReactivationResponse(Written(reactivation.EventId), reactivation.EffectiveDate, reactivation.Note)
                 : null,
+            order.ExpiresAt,
             [.. order.Cancellations.Select(c => CancellationResponse.From(c) with { EventId = Written(c.EventId) })],
             order.CancelledAt,
             order.ReactivatedAt,

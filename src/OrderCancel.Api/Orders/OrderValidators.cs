@@ -8,7 +8,7 @@ public sealed class CreateOrderValidator : AbstractValidator<CreateOrderRequest>
 {
     public const int MaxLines = 500;
 
-    public CreateOrderValidator()
+    public CreateOrderValidator(TimeProvider clock)
     {
         RuleFor(r => r.Kind).Required();
         RuleFor(r => r.Currency).Required()
@@ -31,6 +31,10 @@ public sealed class CreateOrderValidator : AbstractValidator<CreateOrderRequest>
             .SetValidator(order => new LineValidator(order.Currency));
         RuleFor(r => r.ShippingCost).Money(r => r.Currency);
         RuleFor(r => r.Metadata).JsonObject();
+        RuleFor(r => r.ExpiresAt)
+            .Null().When(r => r.Kind == OrderKind.Recurring).WithMessage("Only one-time orders expire; leave it out or send null.")
+            .Must(at => at is null || at > clock.GetUtcNow()).WithMessage("Must be in the future.")
+            .Must(at => at is null || at <= clock.GetUtcNow().AddYears(Order.MaxYearsAhead)).WithMessage($"Must be within {Order.MaxYearsAhead} years.");
     }
 }
 

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Persistence;
+using OrderCancel.Api.Settings;
 
 namespace OrderCancel.Api.Partners;
 
@@ -52,7 +53,7 @@ public static class AdminEndpoints
             .WithSummary("Revoke an API key; it answers 401 from then on")
             .WithDescription("Admin key only. Answers 204.")
             .Refuses("not_found");
-        return group;
+        return group.MapPartnerSettings();
     }
 
     public static async Task<Created<PartnerResponse>> CreatePartner(

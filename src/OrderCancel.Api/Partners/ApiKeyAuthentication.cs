@@ -23,6 +23,10 @@ public static class Callers
     public static Guid PartnerId(this ClaimsPrincipal user) =>
         Guid.Parse(user.FindFirstValue(PartnerIdClaim) ?? throw new InvalidOperationException("Not a partner caller."));
 
+    /// <summary>The calling partner's settings (SPEC §11), read with its key when the request arrived.</summary>
+    public static Domain.PartnerPolicy CallerPolicy(this HttpContext http) =>
+        http.Features.Get<Domain.PartnerPolicy>() ?? throw new InvalidOperationException("Not a partner caller.");
+
     public static string Actor(this ClaimsPrincipal user) =>
         user.IsInRole(AdminRole)
             ? Domain.Actors.Admin
@@ -60,12 +64,16 @@ public sealed class ApiKeyAuthenticationHandler(
             return Success(new Claim(ClaimTypes.Role, Callers.AdminRole));
         }
 
-        return await db.FindActiveKeyAsync(ApiKey.HashOf(secret), Context.RequestAborted) is { } key
-            ? Success(
-                new Claim(ClaimTypes.Role, Callers.PartnerRole),
-                new Claim(Callers.PartnerIdClaim, key.PartnerId.ToString()),
-                new Claim(Callers.KeyIdClaim, key.KeyId.ToString()))
-            : AuthenticateResult.Fail("Unknown or revoked API key.");
+        if (await db.FindActiveKeyAsync(ApiKey.HashOf(secret), Context.RequestAborted) is not { } key)
+        {
+            return AuthenticateResult.Fail("Unknown or revoked API key.");
+        }
+
+        Context.Features.Set(key.Policy);
+        return Success(
+            new Claim(ClaimTypes.Role, Callers.PartnerRole),
+            new Claim(Callers.PartnerIdClaim, key.PartnerId.ToString()),
+            new Claim(Callers.KeyIdClaim, key.KeyId.ToString()));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -1,8 +1,9 @@
 using System.Security.Cryptography;
+using OrderCancel.Domain;
 
 namespace OrderCancel.Api.Partners;
 
-/// <summary>A partner back end; every order, key and webhook endpoint belongs to one.</summary>
+/// <summary>A partner back end; every order, key and webhook endpoint belongs to one. Its settings (SPEC §11) live on it.</summary>
 public sealed class Partner
 {
     public Guid Id { get; init; }
@@ -10,6 +11,20 @@ public sealed class Partner
     public required string Name { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }
+
+    public TimeSpan? UnpaidOrderTtl { get; set; }
+
+    public TimeSpan? CancellationWindow { get; set; }
+
+    public ShippingOnPartialCancel ShippingOnPartialCancel { get; set; }
+
+    /// <summary>Increases on every change of the settings: their ETag.</summary>
+    public int SettingsVersion { get; set; } = 1;
+
+    /// <summary>When the settings last changed; null while they are the defaults they started with.</summary>
+    public DateTimeOffset? SettingsUpdatedAt { get; set; }
+
+    public PartnerPolicy Policy => new(UnpaidOrderTtl, CancellationWindow, ShippingOnPartialCancel);
 }
 
 /// <summary>An API key, stored only as the SHA-256 of its secret.</summary>

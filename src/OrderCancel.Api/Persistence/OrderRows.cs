@@ -24,10 +24,11 @@ internal static class OrderRows
         o.id, o.partner_id, o.kind, o.status, o.reference, o.channel, o.currency, o.time_zone, o.billing_period,
         o.customer_ref, o.customer_email, o.customer_first_name, o.customer_last_name, o.customer_phone,
         o.shipping_cost, o.shipping_waived, o.amount_paid, o.payment, o.metadata, o.scheduled_cancellation,
-        o.scheduled_reactivation, o.cancellations, o.cancelled_at, o.reactivated_at, o.created_at, o.updated_at, o.version
+        o.scheduled_reactivation, o.cancellations, o.cancelled_at, o.reactivated_at, o.created_at, o.updated_at, o.version,
+        o.expires_at
         """;
 
-    private const int OrderColumnCount = 27;
+    private const int OrderColumnCount = 28;
 
     private const string LineColumns =
         "l.order_id, l.id, l.sku, l.name, l.quantity, l.cancelled_quantity, l.unit_price, l.discount, l.tax_rate, l.metadata";
@@ -76,7 +77,8 @@ internal static class OrderRows
     private const string SaveOrderSql = """
         UPDATE orders SET status = $3, shipping_waived = $4, amount_paid = $5, payment = $6::jsonb,
             scheduled_cancellation = $7::jsonb, scheduled_reactivation = $8::jsonb, next_change_due_at = $9,
-            cancellations = $10::jsonb, cancelled_at = $11, reactivated_at = $12, updated_at = $13, version = $14
+            cancellations = $10::jsonb, cancelled_at = $11, reactivated_at = $12, updated_at = $13, version = $14,
+            expires_at = $15
         WHERE id = $1 AND version = $2
         """;
 
@@ -98,11 +100,12 @@ internal static class OrderRows
             payment = v.payment, scheduled_cancellation = v.scheduled_cancellation,
             scheduled_reactivation = v.scheduled_reactivation, next_change_due_at = v.next_change_due_at,
             cancellations = v.cancellations, cancelled_at = v.cancelled_at, reactivated_at = v.reactivated_at,
-            updated_at = v.updated_at, version = v.version
+            updated_at = v.updated_at, version = v.version, expires_at = v.expires_at
         FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::boolean[], $6::numeric[], $7::jsonb[], $8::jsonb[],
-                    $9::jsonb[], $10::timestamptz[], $11::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[])
+                    $9::jsonb[], $10::timestamptz[], $11::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
+                    $15::timestamptz[])
             AS v(id, loaded_version, version, status, shipping_waived, amount_paid, payment, scheduled_cancellation,
-                 scheduled_reactivation, next_change_due_at, cancellations, cancelled_at, reactivated_at, updated_at)
+                 scheduled_reactivation, next_change_due_at, cancellations, cancelled_at, reactivated_at, updated_at, expires_at)
         WHERE o.id = v.id AND o.version = v.loaded_version
         """;
 
@@ -303,6 +306,7 @@ internal static class OrderRows
                 Value(order.ReactivatedAt?.ToUniversalTime()),
                 Value(order.UpdatedAt.ToUniversalTime()),
                 Value(order.Version),
+                Value(order.ExpiresAt?.ToUniversalTime()),
             },
         });
         foreach (var recorded in events)
@@ -353,6 +357,7 @@ internal static class OrderRows
                 Value<DateTimeOffset?[]>([.. changed.Select(order => order.CancelledAt?.ToUniversalTime())]),
                 Value<DateTimeOffset?[]>([.. changed.Select(order => order.ReactivatedAt?.ToUniversalTime())]),
                 Value<DateTimeOffset[]>([.. changed.Select(order => order.UpdatedAt.ToUniversalTime())]),
+                Value<DateTimeOffset?[]>([.. changed.Select(order => order.ExpiresAt?.ToUniversalTime())]),
             },
         });
         batch.BatchCommands.Add(new NpgsqlBatchCommand(InsertEventsSql)
@@ -433,6 +438,7 @@ internal static class OrderRows
             CreatedAt = reader.GetFieldValue<DateTimeOffset>(24),
             UpdatedAt = reader.GetFieldValue<DateTimeOffset>(25),
             Version = reader.GetInt32(26),
+            ExpiresAt = reader.IsDBNull(27) ? null : reader.GetFieldValue<DateTimeOffset>(27),
         };
         return (snapshot, lines);
     }

@@ -12,7 +12,7 @@ public sealed record SweepResult(int Applied, int Failed);
 internal sealed record SchedulerBatch(int Applied, int Failed, List<(OrderChange Change, ScheduledCancellation? Cancelling)> Changes);
 
 /// <summary>
-/// Applies scheduled changes that are due, in batches. Each batch locks its orders with
+/// Applies scheduled changes (and expiries of unpaid orders, SPEC §11) that are due, in batches. Each batch locks its orders with
 /// <c>FOR UPDATE SKIP LOCKED</c> in one transaction, so several instances sweeping the same database
 /// never take the same order and each change applies exactly once.
 /// </summary>
@@ -70,6 +70,11 @@ public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvi
             case OrderEventType.OrderReactivated:
                 metrics.ScheduledChange("reactivation", OrderMutation.Applied);
                 metrics.Reactivation(scheduled: true, OrderMutation.Applied);
+                break;
+            case OrderEventType.OrderCancelled when cancelling is null:
+                // Nothing was scheduled: an unpaid order reached its expires_at.
+                metrics.ScheduledChange("expiry", OrderMutation.Applied);
+                metrics.Cancellation("full", Json.Name(CancellationReason.Expired), scheduled: false, OrderMutation.Applied);
                 break;
             case OrderEventType.OrderScheduledCancellationFailed:
                 metrics.ScheduledChange("cancellation", "failed");

@@ -15,7 +15,13 @@ namespace OrderCancel.Api.Testing;
 public sealed class TestCancelRequest : IOptionalBody
 {
     /// <summary>Default <c>other</c>.</summary>
+    [SchemaRef(OpenApiSchemas.ClientReason)]
     public CancellationReason? Reason { get; init; }
+}
+
+public sealed class TestCancelValidator : AbstractValidator<TestCancelRequest>
+{
+    public TestCancelValidator() => RuleFor(r => r.Reason).MustBeAClientReason();
 }
 
 /// <summary>Applies every scheduled change of the caller's orders due by <c>as_of</c>: time travel for QA.</summary>

@@ -46,6 +46,11 @@ public static class Cancellations
         await (await client.PostAsync("/v1/test/scheduled-changes/run", Requests.Json($$"""{"as_of":"{{day}}T00:00:00Z"}""")))
             .ShouldBeAsync(HttpStatusCode.OK);
 
+    /// <summary>Applies what is due by <paramref name="asOf"/>: scheduled changes and expiries.</summary>
+    public static async Task RunAsOfAsync(this HttpClient client, DateTimeOffset asOf) =>
+        await (await client.PostAsync("/v1/test/scheduled-changes/run", Requests.Json($$"""{"as_of":"{{asOf.ToUniversalTime():O}}"}""")))
+            .ShouldBeAsync(HttpStatusCode.OK);
+
     public static string Day(int daysFromToday) =>
         DateOnly.FromDateTime(DateTime.UtcNow).AddDays(daysFromToday).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 }

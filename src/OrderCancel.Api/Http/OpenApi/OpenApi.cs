@@ -110,9 +110,11 @@ public static class OpenApi
             ["Orders"] = "Create, read and list orders; pay, cancel (in full, in part, now or later), take back a scheduled change, reactivate.",
             ["Cancellation jobs"] = "Bulk cancellations in the background: by ids or a filter (SKU, status, metadata…), whole orders or one SKU's lines, "
                 + "with a dry run first, progress, per-order results and a stop.",
+            ["Settings"] = "Your settings (SPEC §11): unpaid orders expire after a TTL, a cancellation window, and what a partial "
+                + "cancel does to shipping. The defaults keep SPEC §3 exactly.",
             ["Webhooks"] = "Endpoints that receive signed events (Standard Webhooks), their deliveries and secrets.",
             ["Testing"] = "For QA in test environments: fire order.cancelled, apply scheduled changes now. 403 in Production.",
-            ["Admin"] = "Partners and their API keys; the admin key only.",
+            ["Admin"] = "Partners, their API keys and their settings; the admin key only.",
         };
 
         public void Apply(OpenApiDocument swaggerDoc, DocumentFilterContext context)
@@ -357,8 +359,8 @@ public static class OpenApi
         {
             Name = "If-Match",
             In = ParameterLocation.Header,
-            Description = "The order's `ETag` (`\"<version>\"`) as you last read it: the change applies only if the order has "
-                + "not changed since, else 412 `version_mismatch`. Leave it out to change the order whatever its version.",
+            Description = "The `ETag` (`\"<version>\"`) of what you change (the order, or the settings) as you last read it: the "
+                + "change applies only if it has not changed since, else 412 `version_mismatch`. Leave it out to change it whatever its version.",
             Schema = new OpenApiSchema { Type = JsonSchemaType.String },
         };
 
@@ -372,7 +374,7 @@ public static class OpenApi
 
         public static OpenApiHeader ETag() => new()
         {
-            Description = "The order's version, `\"<version>\"`; send it back in `If-Match`.",
+            Description = "The version of what the answer carries (the order, or the settings), `\"<version>\"`; send it back in `If-Match`.",
             Schema = new OpenApiSchema { Type = JsonSchemaType.String },
             Example = JsonValue.Create("\"2\""),
         };

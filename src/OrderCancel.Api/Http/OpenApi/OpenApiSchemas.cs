@@ -16,12 +16,17 @@ public sealed class SchemaRefAttribute(string schemaId) : Attribute
     public string SchemaId { get; } = schemaId;
 }
 
+/// <summary>A request property whose null means something (merge patch: back to the default; an expiry: never), so the document allows it.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class AcceptsNullAttribute : Attribute;
+
 /// <summary>The named string enums that are not C# enums, and the schema shapes every generator should see.</summary>
 public static class OpenApiSchemas
 {
     public const string EventType = nameof(EventType);
     public const string EventTypeOrAll = nameof(EventTypeOrAll);
     public const string ProblemCode = nameof(ProblemCode);
+    public const string ClientReason = "ClientCancellationReason";
     public const string Problem = nameof(Problem);
 
     public static void Configure(SwaggerGenOptions options)
@@ -55,7 +60,8 @@ public static class OpenApiSchemas
     /// <summary>
     /// Required and nullable as the wire has them. A response record (built by the service through its constructor)
     /// always writes every property, null included, except those it leaves out when null; a request lists what its
-    /// <see cref="RequiredAttribute"/> marks, and an optional property is left out rather than sent as null. A nullable
+    /// <see cref="RequiredAttribute"/> marks, and an optional property is left out rather than sent as null (unless
+    /// null means something of its own: <see cref="AcceptsNullAttribute"/>). A nullable
     /// reference to another schema is <c>oneOf: [null, $ref]</c>, the one form that Kiota, NSwag and openapi-typescript
     /// all read as "this type, or null" and both linters accept (<c>anyOf</c> loses the type in NSwag 14; OpenAPI 3.0's
     /// <c>allOf</c> + <c>nullable</c> has no <c>type</c> and Redocly refuses it). A response may gain properties, so
@@ -91,7 +97,7 @@ public static class OpenApiSchemas
 
                 var omittedWhenNull = member.GetCustomAttribute<JsonIgnoreAttribute>()?.Condition == JsonIgnoreCondition.WhenWritingNull;
                 var required = isResponse ? !omittedWhenNull : member.GetCustomAttribute<RequiredAttribute>() is not null;
-                var nullable = isResponse && !omittedWhenNull && IsNullable(member);
+                var nullable = isResponse ? !omittedWhenNull && IsNullable(member) : member.GetCustomAttribute<AcceptsNullAttribute>() is not null;
                 if (required)
                 {
                     concrete.Required.Add(name);
@@ -141,6 +147,9 @@ public static class OpenApiSchemas
             var schemas = swaggerDoc.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>(StringComparer.Ordinal);
             schemas[EventType] = StringEnum("An event type (SPEC §2, §10).", Webhooks.EventTypes.All);
             schemas[EventTypeOrAll] = StringEnum("An event type, or `*` for every type.", ["*", .. Webhooks.EventTypes.All]);
+            schemas[ClientReason] = StringEnum(
+                "A cancellation reason a client may give: every `CancellationReason` but `expired`, which only the service sets.",
+                Json.Names<Domain.CancellationReason>().Where(name => name != Json.Name(Domain.CancellationReason.Expired)));
             schemas[ProblemCode] = StringEnum(
                 "The stable, machine-readable reason of a problem (SPEC §6); branch on it. New codes may be added: treat an "
                 + "unknown one by its HTTP status.",

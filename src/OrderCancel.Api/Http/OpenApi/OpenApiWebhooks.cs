@@ -25,23 +25,30 @@ public sealed class OpenApiWebhooks : IDocumentFilter
         ["order.reactivation_unscheduled"] = "A scheduled reactivation was taken back.",
         ["cancellation_job.completed"] = "A cancellation job went through every order it covers; `data.job` has its final counts.",
         ["cancellation_job.stopped"] = "A cancellation job was stopped; `data.job` has the counts of what it did before.",
+        ["partner.settings_changed"] = "Your settings changed (PATCH /v1/settings, or the admin's); `data.settings` as they are now, `data.previous` as they were.",
     };
 
     public void Apply(OpenApiDocument swaggerDoc, DocumentFilterContext context)
     {
         var orderMessage = context.SchemaGenerator.GenerateSchema(typeof(WebhookMessage), context.SchemaRepository);
         var jobMessage = context.SchemaGenerator.GenerateSchema(typeof(CancellationJobs.JobWebhookMessage), context.SchemaRepository);
+        var settingsMessage = context.SchemaGenerator.GenerateSchema(typeof(Settings.SettingsWebhookMessage), context.SchemaRepository);
         swaggerDoc.Webhooks = EventTypes.All.ToDictionary(
             type => type,
             type => (IOpenApiPathItem)new OpenApiPathItem
             {
                 Operations = new Dictionary<HttpMethod, OpenApiOperation>
                 {
-                    [HttpMethod.Post] = Receive(type, CancellationJobs.CancellationJobEvents.All.Contains(type) ? jobMessage : orderMessage),
+                    [HttpMethod.Post] = Receive(type, MessageOf(type, orderMessage, jobMessage, settingsMessage)),
                 },
             },
             StringComparer.Ordinal);
     }
+
+    private static IOpenApiSchema MessageOf(string type, IOpenApiSchema order, IOpenApiSchema job, IOpenApiSchema settings) =>
+        CancellationJobs.CancellationJobEvents.All.Contains(type) ? job
+        : Settings.SettingsEndpoints.Events.Contains(type) ? settings
+        : order;
 
     private static OpenApiOperation Receive(string type, IOpenApiSchema message) => new()
     {

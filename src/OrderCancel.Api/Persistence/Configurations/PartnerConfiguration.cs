@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using OrderCancel.Api.Partners;
+using OrderCancel.Domain;
 
 namespace OrderCancel.Api.Persistence.Configurations;
 
@@ -12,5 +13,7 @@ public sealed class PartnerConfiguration : IEntityTypeConfiguration<Partner>
         builder.HasKey(p => p.Id);
         builder.Property(p => p.Id).ValueGeneratedNever();
         builder.Property(p => p.Name).HasMaxLength(200);
+        builder.Property(p => p.ShippingOnPartialCancel).HasConversion<SnakeCaseEnumConverter<ShippingOnPartialCancel>>().HasMaxLength(20);
+        builder.Ignore(p => p.Policy);
     }
 }

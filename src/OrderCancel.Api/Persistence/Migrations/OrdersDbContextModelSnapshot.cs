@@ -256,6 +256,10 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<TimeSpan?>("CancellationWindow")
+                        .HasColumnType("interval")
+                        .HasColumnName("cancellation_window");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
@@ -265,6 +269,24 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)")
                         .HasColumnName("name");
+
+                    b.Property<DateTimeOffset?>("SettingsUpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("settings_updated_at");
+
+                    b.Property<int>("SettingsVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("settings_version");
+
+                    b.Property<string>("ShippingOnPartialCancel")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("shipping_on_partial_cancel");
+
+                    b.Property<TimeSpan?>("UnpaidOrderTtl")
+                        .HasColumnType("interval")
+                        .HasColumnName("unpaid_order_ttl");
 
                     b.HasKey("Id")
                         .HasName("pk_partners");
@@ -545,6 +567,10 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasColumnType("character(3)")
                         .HasColumnName("currency")
                         .IsFixedLength();
+
+                    b.Property<DateTimeOffset?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
 
                     b.Property<string>("Kind")
                         .IsRequired()
