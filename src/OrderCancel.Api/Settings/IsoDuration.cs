@@ -34,6 +34,6 @@ public static partial class IsoDuration
     /// <summary>The canonical form: days and time, e.g. <c>P14D</c>, <c>PT15M</c>, <c>P1DT2H</c>.</summary>
     public static string Format(TimeSpan duration) => XmlConvert.ToString(duration);
 
-    [GeneratedRegex(@"^P(?!$)(?:(?<weeks>\d{1,4})W)?(?:\d{1,6}D)?(?:T(?=\d)(?:\d{1,7}H)?(?:\d{1,9}M)?(?:\d{1,10}S)?)?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^P(?!\z)(?:(?<weeks>[0-9]{1,4})W)?(?:[0-9]{1,6}D)?(?:T(?=[0-9])(?:[0-9]{1,7}H)?(?:[0-9]{1,9}M)?(?:[0-9]{1,10}S)?)?\z", RegexOptions.CultureInvariant)]
     private static partial Regex Shape();
 }
