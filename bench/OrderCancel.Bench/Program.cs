@@ -9,7 +9,7 @@ using Npgsql;
 // It seeds the orders, drives each scenario with wrk (bench/wrk/*.lua) at a fixed concurrency, samples
 // the target's RSS meanwhile, runs the scheduler sweep and prints the table.
 // Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --raw-pid PID --admin-key KEY --db CONNSTR
-//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk]
+//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk|expiry]
 var options = Options.Parse(args);
 using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(15) };
 
@@ -35,6 +35,21 @@ if (options.Only == "bulk")
     Report.PrintSweep(before);
     Report.PrintSweep(after);
     Report.PrintBulk(await Bulk.BesideGetsAsync(http, seeder, new Wrk(options, key, seeder), getPool, options, alone), before, after);
+    return;
+}
+
+if (options.Only == "expiry")
+{
+    // Unpaid orders expiring (issue 17) against the scheduler sweep, in one run, ordered as the bulk scenario is:
+    // both warmed up, then sweep, expiry backlog, sweep.
+    await Sweep.RunAsync(http, seeder, options, Expiry.WarmUpOrders);
+    await Expiry.RunAsync(http, seeder, options, Expiry.WarmUpOrders);
+    var before = await Sweep.RunAsync(http, seeder, options, options.SweepOrders);
+    var backlog = await Expiry.RunAsync(http, seeder, options, options.SweepOrders);
+    var after = await Sweep.RunAsync(http, seeder, options, options.SweepOrders);
+    Report.PrintSweep(before);
+    Report.PrintSweep(after);
+    Report.PrintExpiry(backlog, before, after);
     return;
 }
 
@@ -204,6 +219,8 @@ internal sealed class Seeder(HttpClient http, NpgsqlDataSource db, string servic
 
     /// <summary>Before each measured run, so that no target pays for the WAL another one left behind.</summary>
     public Task CheckpointAsync() => ExecAsync("CHECKPOINT");
+
+    public NpgsqlCommand Command(string sql) => db.CreateCommand(sql);
 
     public async Task ExecAsync(string sql)
     {
@@ -391,6 +408,50 @@ internal static class Sweep
     }
 }
 
+/// <summary>
+/// A backlog of unpaid one-time orders past their <c>expires_at</c> (issue 17), all due at once, cancelled by the
+/// scheduler's sweep (through the test run route, as the sweep is) with reason <c>expired</c>.
+/// </summary>
+internal static class Expiry
+{
+    public const int WarmUpOrders = 20_000;
+
+    public static async Task<JobRun> RunAsync(HttpClient http, Seeder seeder, Options options, int orders)
+    {
+        Console.Error.WriteLine($"Seeding {orders} unpaid orders past their expiry...");
+        var template = await seeder.CreateAsync(quantity: 2);
+        var (from, to) = await seeder.CopiesAsync(template, orders);
+        await seeder.ExecAsync($"""
+            UPDATE orders SET expires_at = now() - interval '1 minute', next_change_due_at = now() - interval '1 minute'
+            WHERE id BETWEEN {from} AND {to}
+            """);
+        await seeder.ExecAsync("VACUUM ANALYZE orders");
+        await seeder.CheckpointAsync();
+        Console.Error.WriteLine("Expiring them with the service...");
+        using var rss = RssSampler.Start(options.ServicePid);
+        var stopwatch = Stopwatch.StartNew();
+        using var run = await http.PostAsync($"{options.Service}/v1/test/scheduled-changes/run",
+            new StringContent($$"""{"as_of":"{{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss}}Z"}""", Encoding.UTF8, "application/json"));
+        run.EnsureSuccessStatusCode();
+        var seconds = stopwatch.Elapsed.TotalSeconds;
+        var peak = rss.PeakMb;
+        var applied = JsonDocument.Parse(await run.Content.ReadAsStringAsync()).RootElement.GetProperty("applied").GetInt32();
+        await using var count = seeder.Command($"""
+            SELECT count(*) FROM orders
+            WHERE id BETWEEN {from} AND {to} AND status = 'cancelled' AND expires_at IS NULL
+              AND cancellations -> 0 ->> 'Reason' = 'expired'
+            """);
+        var expired = (int)(long)(await count.ExecuteScalarAsync())!;
+        Console.Error.WriteLine($"Service expired {expired} of {orders} (applied {applied}) in {seconds:0.0} s");
+        if (expired != orders || applied != orders)
+        {
+            throw new InvalidOperationException($"The sweep expired {expired} (applied {applied}) of {orders} orders.");
+        }
+
+        return new JobRun(orders, expired, 0, seconds, peak);
+    }
+}
+
 internal sealed record JobRun(int Orders, int Cancelled, int Refused, double Seconds, double PeakRssMb)
 {
     public double PerSecond => Orders / Seconds;
@@ -505,6 +566,17 @@ internal static class Report
         table.AppendLine("| --- | ---: | ---: | ---: | ---: |");
         table.AppendLine(CultureInfo.InvariantCulture, $"| service (batches of the worker, events and outbox rows) | {sweep.Orders} | {sweep.ServiceSeconds:0.0} | {sweep.Orders / sweep.ServiceSeconds:0} | {sweep.PeakRssMb:0} |");
         table.AppendLine(CultureInfo.InvariantCulture, $"| one set-based SQL UPDATE (no events) | {sweep.Orders} | {sweep.SetBasedSeconds:0.0} | {sweep.Orders / sweep.SetBasedSeconds:0} | |");
+        Console.WriteLine(table.ToString());
+    }
+
+    public static void PrintExpiry(JobRun expiry, SweepResult before, SweepResult after)
+    {
+        double Rate(SweepResult sweep) => sweep.Orders / sweep.ServiceSeconds;
+        var table = new StringBuilder();
+        table.AppendLine("| expiry backlog (same run) | expired | seconds | orders/s | ÷ sweep before / after | peak RSS MB | ÷ sweep before / after |");
+        table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        table.AppendLine(CultureInfo.InvariantCulture,
+            $"| unpaid orders past expires_at, one sweep | {expiry.Cancelled} | {expiry.Seconds:0.0} | {expiry.PerSecond:0} | {expiry.PerSecond / Rate(before):0.00} / {expiry.PerSecond / Rate(after):0.00} | {expiry.PeakRssMb:0} | {expiry.PeakRssMb / before.PeakRssMb:0.00} / {expiry.PeakRssMb / after.PeakRssMb:0.00} |");
         Console.WriteLine(table.ToString());
     }
 
