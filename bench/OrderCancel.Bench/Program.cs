@@ -418,11 +418,13 @@ internal static class Expiry
 
     public static async Task<JobRun> RunAsync(HttpClient http, Seeder seeder, Options options, int orders)
     {
-        Console.Error.WriteLine($"Seeding {orders} unpaid orders past their expiry...");
+        // Due tomorrow and swept as of the day after (as the scheduled cancellations are): the service's own worker,
+        // sweeping as of now, must not take a share of them while the run is timed.
+        Console.Error.WriteLine($"Seeding {orders} unpaid orders expiring tomorrow...");
         var template = await seeder.CreateAsync(quantity: 2);
         var (from, to) = await seeder.CopiesAsync(template, orders);
         await seeder.ExecAsync($"""
-            UPDATE orders SET expires_at = now() - interval '1 minute', next_change_due_at = now() - interval '1 minute'
+            UPDATE orders SET expires_at = now() + interval '1 day', next_change_due_at = now() + interval '1 day'
             WHERE id BETWEEN {from} AND {to}
             """);
         await seeder.ExecAsync("VACUUM ANALYZE orders");
@@ -431,7 +433,7 @@ internal static class Expiry
         using var rss = RssSampler.Start(options.ServicePid);
         var stopwatch = Stopwatch.StartNew();
         using var run = await http.PostAsync($"{options.Service}/v1/test/scheduled-changes/run",
-            new StringContent($$"""{"as_of":"{{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss}}Z"}""", Encoding.UTF8, "application/json"));
+            new StringContent($$"""{"as_of":"{{DateTime.UtcNow.AddDays(2):yyyy-MM-ddTHH:mm:ss}}Z"}""", Encoding.UTF8, "application/json"));
         run.EnsureSuccessStatusCode();
         var seconds = stopwatch.Elapsed.TotalSeconds;
         var peak = rss.PeakMb;
