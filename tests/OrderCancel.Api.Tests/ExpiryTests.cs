@@ -60,6 +60,18 @@ public sealed class ExpiryTests(ApiFactory api)
     }
 
     [Fact]
+    public async Task An_expiry_on_a_line_is_not_a_known_property()
+    {
+        var partner = await api.NewPartnerAsync();
+        var order = TestOrders.NewOrder();
+        order["lines"]![0]!["expires_at"] = "2030-01-01T00:00:00Z";
+
+        await (await partner.Client.PostAsync("/v1/orders", Requests.Json(order))).ShouldBeValidationProblemAsync("lines[0].expires_at");
+
+        Assert.Equal(0, await api.OrderCountAsync(partner.Id));
+    }
+
+    [Fact]
     public async Task At_its_expiry_a_pending_order_is_cancelled_by_the_scheduler_with_reason_expired()
     {
         var partner = await PartnerWithTtlAsync("PT10M");

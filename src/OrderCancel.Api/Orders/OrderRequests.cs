@@ -121,27 +121,6 @@ public sealed class LineRequest
 
     /// <summary>Any JSON object, kept as given.</summary>
     public JsonElement? Metadata { get; init; }
-
-    /// <summary>
-    /// One-time orders only: when the order is cancelled (reason <c>expired</c>) if still unpaid, instead of the
-    /// partner's <c>unpaid_order_ttl</c>; null: never. Leave it out to follow the partner's setting.
-    /// </summary>
-    /// <example>2030-06-30T12:00:00Z</example>
-    public DateTimeOffset? ExpiresAt
-    {
-        get => _expiresAt;
-        init
-        {
-            _expiresAt = value;
-            ExpiresAtGiven = true;
-        }
-    }
-
-    /// <summary>True when the body named <c>expires_at</c>, null included (merge-patch style: null means never).</summary>
-    [JsonIgnore]
-    public bool ExpiresAtGiven { get; private set; }
-
-    private readonly DateTimeOffset? _expiresAt;
 }
 
 /// <summary>Marks a pending one-time order paid; <c>amount</c> must equal its <c>amount_due</c>.</summary>
