@@ -140,7 +140,6 @@ public sealed class CancellationJobRunner(
 
         using var span = Telemetry.Telemetry.Source.StartActivity("cancellation_job.batch");
         var orders = await db.LockOrdersAsync(batch.PartnerId, batch.OrderIds, lockRows: !batch.DryRun, cancellation);
-        var policy = await db.PartnerPolicyAsync(batch.PartnerId, cancellation);
         var now = clock.GetUtcNow();
         var actor = Actors.Job(jobId);
         var request = batch.Request.ToCancelRequest();
@@ -155,8 +154,8 @@ public sealed class CancellationJobRunner(
             }
 
             var result = batch.Request.Scope == CancellationScope.MatchingLines
-                ? order.CancelSku(batch.Request.Filter!.Sku!, request, now, actor, policy)
-                : order.Cancel(request, now, actor, policy);
+                ? order.CancelSku(batch.Request.Filter!.Sku!, request, now, actor, batch.Policy)
+                : order.Cancel(request, now, actor, batch.Policy);
             outcomes.Add(OutcomeOf(order, result, batch.DryRun));
         }
 

@@ -5,11 +5,13 @@ using Npgsql;
 using NpgsqlTypes;
 using OrderCancel.Api.CancellationJobs;
 using OrderCancel.Api.Http;
+using OrderCancel.Domain;
 
 namespace OrderCancel.Api.Persistence;
 
 /// <summary>A job's batch: which job, whose orders, and the ids it claimed (locked until its transaction ends).</summary>
-public sealed record JobBatch(Guid PartnerId, bool DryRun, JobRequest Request, long[] OrderIds);
+/// <param name="Policy">The partner's settings as the batch found them (SPEC §11: the window, the shipping rule).</param>
+public sealed record JobBatch(Guid PartnerId, bool DryRun, JobRequest Request, PartnerPolicy Policy, long[] OrderIds);
 
 /// <summary>A queued job as its start reads it: the request as stored, and the order ids of an <c>order_ids</c> job.</summary>
 public sealed record QueuedJob(Guid Id, Guid PartnerId, string Request, long[]? OrderIds);
@@ -105,7 +107,11 @@ internal static class CancellationJobRows
     private const string ExclusiveJobLockSql = $"SELECT pg_advisory_xact_lock({JobLockClass}, hashtext($1::text))";
 
     /// <summary>Read after the shared lock is held, so a stop that committed before is seen.</summary>
-    private const string JobOfBatchSql = "SELECT partner_id, dry_run, request::text FROM cancellation_jobs WHERE id = $1 AND status = 'running'";
+    private const string JobOfBatchSql = $"""
+        SELECT j.partner_id, j.dry_run, j.request::text, {PartnerPolicyColumns.Select}
+        FROM cancellation_jobs j JOIN partners p ON p.id = j.partner_id
+        WHERE j.id = $1 AND j.status = 'running'
+        """;
 
     private const string ClaimBatchSql = """
         SELECT order_id FROM cancellation_job_orders
@@ -190,6 +196,7 @@ internal static class CancellationJobRows
         }
 
         var (partnerId, dryRun, request) = (reader.GetGuid(0), reader.GetBoolean(1), JobRequest.Parse(reader.GetString(2)));
+        var policy = PartnerPolicyColumns.Read(reader, 3);
         await reader.NextResultAsync(cancellation);
         List<long> ids = [];
         while (await reader.ReadAsync(cancellation))
@@ -197,7 +204,7 @@ internal static class CancellationJobRows
             ids.Add(reader.GetInt64(0));
         }
 
-        return new JobBatch(partnerId, dryRun, request, [.. ids]);
+        return new JobBatch(partnerId, dryRun, request, policy, [.. ids]);
     }
 
     /// <summary>Waits until no batch of the job is in flight, and keeps new ones out until the transaction ends.</summary>

@@ -57,6 +57,12 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     public Task<Order?> FindOrderAsync(Guid partnerId, long id, CancellationToken cancellation) =>
         WithConnectionAsync(connection => OrderRows.FindAsync(connection, partnerId, id, cancellation), cancellation);
 
+    private const string ActiveKeySql = $"""
+        SELECT k.id, k.partner_id, {PartnerPolicyColumns.Select}
+        FROM api_keys k JOIN partners p ON p.id = k.partner_id
+        WHERE k.hash = $1 AND k.revoked_at IS NULL
+        """;
+
     /// <summary>
     /// The key and partner of an API key that is not revoked, with the partner's settings (so a request has them
     /// without another round trip), or null. Every request asks, so the SQL is written by hand like the orders'
@@ -66,35 +72,16 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
         WithConnectionAsync(
             async connection =>
             {
-                await using var command = new NpgsqlCommand(
-                    """
-                    SELECT k.id, k.partner_id, p.unpaid_order_ttl, p.cancellation_window, p.shipping_on_partial_cancel
-                    FROM api_keys k JOIN partners p ON p.id = k.partner_id
-                    WHERE k.hash = $1 AND k.revoked_at IS NULL
-                    """,
-                    connection)
+                await using var command = new NpgsqlCommand(ActiveKeySql, connection)
                 {
                     Parameters = { new NpgsqlParameter<byte[]> { TypedValue = hash } },
                 };
                 await using var reader = await command.ExecuteReaderAsync(cancellation);
                 return await reader.ReadAsync(cancellation)
-                    ? new ActiveKey(reader.GetGuid(0), reader.GetGuid(1), PolicyAt(reader, 2))
+                    ? new ActiveKey(reader.GetGuid(0), reader.GetGuid(1), PartnerPolicyColumns.Read(reader, 2))
                     : null;
             },
             cancellation);
-
-    /// <summary>The partner's settings now (a job's batch reads them once; a request has them from its key).</summary>
-    public async Task<PartnerPolicy> PartnerPolicyAsync(Guid partnerId, CancellationToken cancellation)
-    {
-        var partner = await Partners.AsNoTracking().SingleAsync(p => p.Id == partnerId, cancellation);
-        return partner.Policy;
-    }
-
-    /// <summary>unpaid_order_ttl, cancellation_window, shipping_on_partial_cancel from <paramref name="at"/> on.</summary>
-    private static PartnerPolicy PolicyAt(NpgsqlDataReader reader, int at) => new(
-        reader.IsDBNull(at) ? null : reader.GetFieldValue<TimeSpan>(at),
-        reader.IsDBNull(at + 1) ? null : reader.GetFieldValue<TimeSpan>(at + 1),
-        Http.Json.Parse<ShippingOnPartialCancel>(reader.GetString(at + 2)));
 
     /// <summary>
     /// Loads an order of the partner and locks its row until the transaction ends, so mutations serialize.
