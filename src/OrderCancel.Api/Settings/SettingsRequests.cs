@@ -25,11 +25,7 @@ public sealed class SettingsPatch
     public string? UnpaidOrderTtl
     {
         get => _unpaidOrderTtl;
-        init
-        {
-            _unpaidOrderTtl = value;
-            Given.Add(SettingsFields.UnpaidOrderTtl);
-        }
+        init => _unpaidOrderTtl = Named(SettingsFields.UnpaidOrderTtl, value);
     }
 
     /// <summary>
@@ -41,11 +37,7 @@ public sealed class SettingsPatch
     public string? CancellationWindow
     {
         get => _cancellationWindow;
-        init
-        {
-            _cancellationWindow = value;
-            Given.Add(SettingsFields.CancellationWindow);
-        }
+        init => _cancellationWindow = Named(SettingsFields.CancellationWindow, value);
     }
 
     /// <summary>
@@ -58,16 +50,18 @@ public sealed class SettingsPatch
     public ShippingOnPartialCancel? ShippingOnPartialCancel
     {
         get => _shippingOnPartialCancel;
-        init
-        {
-            _shippingOnPartialCancel = value;
-            Given.Add(SettingsFields.ShippingOnPartialCancel);
-        }
+        init => _shippingOnPartialCancel = Named(SettingsFields.ShippingOnPartialCancel, value);
     }
 
     /// <summary>The properties the patch names, null ones included.</summary>
     [JsonIgnore]
     public HashSet<string> Given { get; } = [];
+
+    private T Named<T>(string property, T value)
+    {
+        Given.Add(property);
+        return value;
+    }
 
     /// <summary>The settings after this patch.</summary>
     public PartnerPolicy ApplyTo(PartnerPolicy current) => new(
