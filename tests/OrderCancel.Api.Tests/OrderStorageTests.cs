@@ -47,6 +47,35 @@ public sealed class OrderStorageTests(ApiFactory api)
     }
 
     [Fact]
+    public async Task Expiry_written_by_the_hand_written_saves_reads_the_same_through_ef_core()
+    {
+        var partner = await api.NewPartnerAsync();
+        var client = partner.Client;
+        await (await PartnerSettingsTests.PatchAsync(client, """{"unpaid_order_ttl":"PT10M"}""")).ShouldBeAsync(HttpStatusCode.OK);
+        var partial = await client.CreateOrderAsync();
+        await (await client.CancelAsync(partial, """{"reason":"out_of_stock","items":[{"line_id":1,"quantity":1}]}""")).ShouldBeAsync(HttpStatusCode.OK);
+        await client.PayAsync(await client.CreateOrderAsync());
+        var soon = NewOrder();
+        soon["expires_at"] = DateTimeOffset.UtcNow.AddMinutes(2).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        var expiring = await client.CreateOrderAsync(soon);
+        await client.RunAsOfAsync(expiring.GetProperty("expires_at").GetDateTimeOffset());
+
+        var listed = await (await client.GetAsync("/v1/orders?limit=10")).ShouldBeAsync(HttpStatusCode.OK);
+
+        var orders = listed.GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal(3, orders.Count);
+        foreach (var order in orders)
+        {
+            Assert.Equal(order.GetRawText(), (await client.GetOrderAsync(order.Id())).GetRawText());
+        }
+
+        Assert.Equal(
+            [partial.GetProperty("expires_at").GetDateTimeOffset(), null, null],
+            orders.OrderBy(o => o.Id()).Select(o => o.GetProperty("expires_at").ValueKind == System.Text.Json.JsonValueKind.Null ? (DateTimeOffset?)null : o.GetProperty("expires_at").GetDateTimeOffset()));
+        Assert.Equal("expired", orders.Single(o => o.Id() == expiring.Id()).GetProperty("cancellations")[0].GetProperty("reason").GetString());
+    }
+
+    [Fact]
     public async Task A_history_written_by_ef_core_is_read_and_extended_by_the_mutations()
     {
         var partner = await api.NewPartnerAsync();
