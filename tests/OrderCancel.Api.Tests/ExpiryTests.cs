@@ -47,8 +47,10 @@ public sealed class ExpiryTests(ApiFactory api)
     [InlineData("one_time", "2001-01-01T00:00:00Z")]
     [InlineData("one_time", "2999-01-01T00:00:00Z")]
     [InlineData("one_time", "tomorrow")]
+    [InlineData("one_time", "2030-01-01T00:00:00")]
+    [InlineData("one_time", "2030-01-01")]
     [InlineData("recurring", "2030-01-01T00:00:00Z")]
-    public async Task An_expiry_in_the_past_too_far_ahead_or_on_a_recurring_order_is_422(string kind, string expiresAt)
+    public async Task An_expiry_in_the_past_too_far_ahead_without_an_offset_or_on_a_recurring_order_is_422(string kind, string expiresAt)
     {
         var partner = await api.NewPartnerAsync();
         var order = TestOrders.NewOrder(kind: kind);

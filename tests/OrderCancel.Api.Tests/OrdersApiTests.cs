@@ -208,6 +208,7 @@ public sealed class OrdersApiTests(ApiFactory api)
     [Theory]
     [InlineData("created_from=yesterday", "created_from")]
     [InlineData("created_from=2026-01-01T00:00:00", "created_from")]
+    [InlineData("created_from=2026-01-01", "created_from")]
     [InlineData("created_from=2026-02-01T00:00:00Z&created_to=2026-01-01T00:00:00Z", "created_to")]
     [InlineData("limit=0", "limit")]
     [InlineData("limit=101", "limit")]

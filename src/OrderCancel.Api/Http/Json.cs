@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using System.Text.RegularExpressions;
 
 namespace OrderCancel.Api.Http;
 
@@ -51,6 +52,16 @@ public static class Json
         public static readonly FrozenDictionary<string, TEnum> ByName =
             ByValue.ToFrozenDictionary(pair => pair.Value, pair => pair.Key, StringComparer.Ordinal);
     }
+}
+
+/// <summary>Instants as requests give them: ISO 8601 with an explicit offset, never a time that depends on the server's zone.</summary>
+public static partial class Instants
+{
+    /// <summary>True when the text has a time and ends in <c>Z</c> or an offset such as <c>+02:00</c> (a date alone has neither).</summary>
+    public static bool HasOffset(string? text) => text is not null && text.Contains('T', StringComparison.OrdinalIgnoreCase) && OffsetAtEnd().IsMatch(text);
+
+    [GeneratedRegex(@"(?:[Zz]|[+-][0-9]{2}:?[0-9]{2})\z", RegexOptions.CultureInvariant)]
+    private static partial Regex OffsetAtEnd();
 }
 
 /// <summary>

@@ -178,7 +178,8 @@ public static class JsonShape
         if (type == typeof(DateTimeOffset))
         {
             return new(
-                e => e.ValueKind == JsonValueKind.String && e.TryGetDateTimeOffset(out _),
+                // Without an offset System.Text.Json would read the server's local time: refused, as the query filters do.
+                e => e.ValueKind == JsonValueKind.String && e.TryGetDateTimeOffset(out _) && Instants.HasOffset(e.GetString()),
                 "Must be an ISO 8601 instant with its offset, e.g. 2026-01-31T00:00:00Z.");
         }
 

@@ -35,7 +35,7 @@ public static class Problems
         ["cancellation_window_closed"] = (400, "The partner's cancellation window for this order has closed"),
         ["duplicate_reference"] = (409, "An order with this reference exists"),
         ["idempotency_key_in_use"] = (409, "A request with this idempotency key is still running"),
-        ["version_mismatch"] = (412, "The order has changed"),
+        ["version_mismatch"] = (412, "It has changed since the version you sent"),
         ["request_timeout"] = (408, "The body arrived too slowly"),
         ["payload_too_large"] = (413, "The body is larger than 1 MiB"),
         ["unsupported_media_type"] = (415, "The body must be application/json"),

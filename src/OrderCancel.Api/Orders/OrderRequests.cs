@@ -194,7 +194,7 @@ public sealed class ListOrdersQuery
     public static DateTimeOffset? Instant(string? text) =>
         text is not null
         && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var instant)
-        && (text.EndsWith('Z') || text.EndsWith('z') || text.Length > 6 && text[^6] is '+' or '-')
+        && Instants.HasOffset(text)
             ? instant.ToUniversalTime()
             : null;
 }
