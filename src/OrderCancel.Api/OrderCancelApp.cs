@@ -9,6 +9,7 @@ using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OrderCancel.Api.CancellationJobs;
+using OrderCancel.Api.Events;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Orders;
 using OrderCancel.Api.Partners;
@@ -73,6 +74,7 @@ public static class OrderCancelApp
 
         services.AddPartnerRateLimits();
         services.Configure<RetentionOptions>(configuration.GetSection("Retention"));
+        services.Configure<EventFeedOptions>(configuration.GetSection("Events"));
         services.AddSingleton<RetentionPurge>();
         services.AddHostedService(provider => provider.GetRequiredService<RetentionPurge>());
         services.Configure<WebhookOptions>(configuration.GetSection("Webhooks"));
@@ -132,6 +134,7 @@ public static class OrderCancelApp
         app.MapWebhooks();
         app.MapCancellationJobs();
         app.MapSettings();
+        app.MapEventFeed();
         app.MapTestEndpoints();
         app.MapAdmin();
     }

@@ -33,6 +33,8 @@ public static class Problems
         ["no_scheduled_reactivation"] = (400, "No reactivation is scheduled"),
         ["nothing_to_cancel"] = (400, "Nothing of that SKU remains on the order"),
         ["cancellation_window_closed"] = (400, "The partner's cancellation window for this order has closed"),
+        ["endpoint_disabled"] = (400, "The webhook endpoint is disabled"),
+        ["cursor_expired"] = (410, "The cursor is older than what the feed keeps"),
         ["duplicate_reference"] = (409, "An order with this reference exists"),
         ["idempotency_key_in_use"] = (409, "A request with this idempotency key is still running"),
         ["version_mismatch"] = (412, "It has changed since the version you sent"),

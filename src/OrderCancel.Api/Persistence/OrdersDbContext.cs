@@ -83,6 +83,18 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
             },
             cancellation);
 
+    /// <summary>A page of the partner's events feed (SPEC §12; see <see cref="EventRows"/>).</summary>
+    public Task<List<FeedEvent>> EventFeedPageAsync(FeedQuery query, CancellationToken cancellation) =>
+        WithConnectionAsync(connection => EventRows.PageAsync(connection, query, cancellation), cancellation);
+
+    /// <summary>One of the partner's events, or null.</summary>
+    public Task<FeedEvent?> FindEventAsync(Guid partnerId, Guid id, CancellationToken cancellation) =>
+        WithConnectionAsync(connection => EventRows.FindAsync(connection, partnerId, id, cancellation), cancellation);
+
+    /// <summary>Queues a webhook recovery's deliveries in the current transaction; answers how many.</summary>
+    public Task<int> RecoverDeliveriesAsync(RecoveryQuery query, CancellationToken cancellation) =>
+        EventRows.RecoverAsync(Connection, Transaction, query, cancellation);
+
     /// <summary>
     /// Loads an order of the partner and locks its row until the transaction ends, so mutations serialize.
     /// Save what its change did with <see cref="SaveOrdersAsync"/>; the order is not tracked.

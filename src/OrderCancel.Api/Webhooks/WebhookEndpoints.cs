@@ -99,7 +99,7 @@ public static class WebhookEndpoints
             .WithName("RetryDelivery").WithSummary("Send a delivery again now (re-enables the endpoint)")
             .WithDescription("Answers 202; the delivery is pending again with a fresh 24 h of retries.")
             .Refuses("not_found");
-        return group;
+        return group.MapRecovery();
     }
 
     public static async Task<Created<CreatedWebhookResponse>> Create(
@@ -210,5 +210,5 @@ public static class WebhookEndpoints
         return rotated == 0 ? NotFound(id) : TypedResults.Ok(new RotatedSecretResponse(id, secret, until));
     }
 
-    private static ProblemHttpResult NotFound(Guid id) => Problems.Result("not_found", $"Webhook {id} not found.");
+    internal static ProblemHttpResult NotFound(Guid id) => Problems.Result("not_found", $"Webhook {id} not found.");
 }

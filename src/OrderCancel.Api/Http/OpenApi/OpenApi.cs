@@ -110,6 +110,8 @@ public static class OpenApi
             ["Orders"] = "Create, read and list orders; pay, cancel (in full, in part, now or later), take back a scheduled change, reactivate.",
             ["Cancellation jobs"] = "Bulk cancellations in the background: by ids or a filter (SKU, status, metadata…), whole orders or one SKU's lines, "
                 + "with a dry run first, progress, per-order results and a stop.",
+            ["Events"] = "Your events across orders, cancellation jobs and settings: a feed to poll with a cursor that never misses "
+                + "an event or repeats one, and any event by id.",
             ["Settings"] = "Your settings (SPEC §11): unpaid orders expire after a TTL, a cancellation window, and what a partial "
                 + "cancel does to shipping. The defaults keep SPEC §3 exactly.",
             ["Webhooks"] = "Endpoints that receive signed events (Standard Webhooks), their deliveries and secrets.",

@@ -1,0 +1,116 @@
+using System.Buffers.Text;
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Text;
+using FluentValidation;
+using Microsoft.AspNetCore.Mvc;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Orders;
+using OrderCancel.Api.Persistence;
+using OrderCancel.Api.Webhooks;
+
+namespace OrderCancel.Api.Events;
+
+/// <summary>Filters and paging for <c>GET /v1/events</c>; oldest first.</summary>
+public sealed class EventFeedQuery
+{
+    public const int DefaultLimit = 100;
+
+    /// <summary>The <c>next_cursor</c> (or <c>resume_cursor</c>) of a page before; leave out to start at the oldest event kept.</summary>
+    [FromQuery(Name = "cursor")]
+    public string? Cursor { get; init; }
+
+    /// <summary>Event types, comma-separated (<c>order.cancelled,order.partially_cancelled</c>); all when left out.</summary>
+    [FromQuery(Name = "types")]
+    public string? Types { get; init; }
+
+    /// <summary>One order's events.</summary>
+    [FromQuery(Name = "order_id")]
+    public string? OrderId { get; init; }
+
+    /// <summary>Events that occurred at or after this instant (ISO 8601 with its offset).</summary>
+    [FromQuery(Name = "occurred_from")]
+    [DataType(DataType.DateTime)]
+    public string? OccurredFrom { get; init; }
+
+    /// <summary>Events that occurred before this instant (ISO 8601 with its offset).</summary>
+    [FromQuery(Name = "occurred_to")]
+    [DataType(DataType.DateTime)]
+    public string? OccurredTo { get; init; }
+
+    /// <summary>1 to 100; default 100.</summary>
+    [FromQuery(Name = "limit")]
+    [Range(1, 100)]
+    [DefaultValue(DefaultLimit)]
+    public string? Limit { get; init; }
+
+    public int PageSize => int.TryParse(Limit, out var limit) ? limit : DefaultLimit;
+
+    public string[]? TypeFilter => Types?.Split(',', StringSplitOptions.TrimEntries);
+
+    public long? OrderIdFilter => long.TryParse(OrderId, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : null;
+
+    public DateTimeOffset? OccurredFromFilter => ListOrdersQuery.Instant(OccurredFrom);
+
+    public DateTimeOffset? OccurredToFilter => ListOrdersQuery.Instant(OccurredTo);
+
+    public FeedPosition? After => FeedCursor.TryDecode(Cursor, out var position) ? position : null;
+}
+
+public sealed class EventFeedQueryValidator : AbstractValidator<EventFeedQuery>
+{
+    public EventFeedQueryValidator()
+    {
+        RuleFor(q => q.Cursor)
+            .Must(cursor => cursor is null || FeedCursor.TryDecode(cursor, out _))
+            .WithMessage("Is not a cursor this API returned.");
+        RuleFor(q => q.Types)
+            .Must(types => types is null || types.Split(',', StringSplitOptions.TrimEntries).All(EventTypes.All.Contains))
+            .WithMessage($"Must be event types separated by commas, each one of: {string.Join(", ", EventTypes.All)}.");
+        RuleFor(q => q.OrderId)
+            .Must(id => id is null || long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0)
+            .WithMessage("Must be an order id (a whole number).");
+        RuleFor(q => q.OccurredFrom)
+            .Must(text => text is null || ListOrdersQuery.Instant(text) is not null)
+            .WithMessage("Must be an ISO 8601 instant with an offset, e.g. 2026-01-31T00:00:00Z.");
+        RuleFor(q => q.OccurredTo)
+            .Must(text => text is null || ListOrdersQuery.Instant(text) is not null)
+            .WithMessage("Must be an ISO 8601 instant with an offset, e.g. 2026-02-01T00:00:00Z.")
+            .Must((query, _) => query.OccurredFromFilter is not { } from || query.OccurredToFilter is not { } to || from < to)
+            .WithMessage("Must be after occurred_from.");
+        RuleFor(q => q.Limit).MustBeALimit();
+    }
+}
+
+/// <summary>A feed position as clients hold it: opaque, URL-safe, and checked when it comes back.</summary>
+public static class FeedCursor
+{
+    private const string Version = "e1";
+
+    public static string Encode(FeedPosition position) => Base64Url.EncodeToString(Encoding.ASCII.GetBytes(string.Create(
+        CultureInfo.InvariantCulture,
+        $"{Version}.{position.TransactionId}.{position.Sequence}.{position.OccurredAt.ToUnixTimeMilliseconds()}")));
+
+    public static bool TryDecode(string? text, out FeedPosition position)
+    {
+        position = FeedPosition.Start(DateTimeOffset.UnixEpoch);
+        if (string.IsNullOrEmpty(text) || text.Length > 128 || !Base64Url.IsValid(text))
+        {
+            return false;
+        }
+
+        var parts = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(text)).Split('.');
+        if (parts is not [Version, var transaction, var sequence, var millis]
+            || !ulong.TryParse(transaction, NumberStyles.None, CultureInfo.InvariantCulture, out var transactionId)
+            || !long.TryParse(sequence, NumberStyles.None, CultureInfo.InvariantCulture, out var sequenceNumber)
+            || !long.TryParse(millis, NumberStyles.None, CultureInfo.InvariantCulture, out var unixMillis)
+            || unixMillis > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
+        {
+            return false;
+        }
+
+        position = new FeedPosition(transactionId, sequenceNumber, DateTimeOffset.FromUnixTimeMilliseconds(unixMillis));
+        return true;
+    }
+}
