@@ -9,7 +9,7 @@ using Npgsql;
 // It seeds the orders, drives each scenario with wrk (bench/wrk/*.lua) at a fixed concurrency, samples
 // the target's RSS meanwhile, runs the scheduler sweep and prints the table.
 // Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --raw-pid PID --admin-key KEY --db CONNSTR
-//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk|expiry]
+//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk|expiry|events]
 var options = Options.Parse(args);
 using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(15) };
 
@@ -35,6 +35,17 @@ if (options.Only == "bulk")
     Report.PrintSweep(before);
     Report.PrintSweep(after);
     Report.PrintBulk(await Bulk.BesideGetsAsync(http, seeder, new Wrk(options, key, seeder), getPool, options, alone), before, after);
+    return;
+}
+
+if (options.Only == "events")
+{
+    // The events feed and webhook recovery (issue 18) over a table of 5,000,000 events: pages of 100 from random
+    // cursors at the run's concurrency, then one recovery of 100,000 events.
+    var feed = await EventsBench.SeedAsync(seeder, EventsBench.Events);
+    var pages = await new Wrk(options, key, seeder).RunAsync(new Target("service", options.Service, options.ServicePid), "events", feed.Cursors);
+    var recovery = await EventsBench.RecoverAsync(http, seeder, options, feed);
+    Report.PrintEvents(pages, recovery, EventsBench.Events);
     return;
 }
 
@@ -454,6 +465,88 @@ internal static class Expiry
     }
 }
 
+internal sealed record EventsFeed(Guid PartnerId, string Cursors, DateTimeOffset CancelledFrom, DateTimeOffset CancelledTo);
+
+internal sealed record RecoveryRun(int Queued, double Seconds);
+
+/// <summary>
+/// 5,000,000 events of one partner, written by 5,000 transactions of 1,000 (so the feed's transaction order has work to
+/// do), each with the payload of a real <c>order.created</c> event; one in ten an <c>order.cancelled</c>.
+/// </summary>
+internal static class EventsBench
+{
+    public const int Events = 5_000_000;
+    private const int PerTransaction = 1_000;
+
+    public static async Task<EventsFeed> SeedAsync(Seeder seeder, int events)
+    {
+        var start = DateTimeOffset.UtcNow.AddDays(-20);
+        var template = await seeder.CreateAsync(quantity: 2);
+        await using var partner = seeder.Command($"SELECT partner_id FROM orders WHERE id = {template}");
+        var partnerId = (Guid)(await partner.ExecuteScalarAsync())!;
+        Console.Error.WriteLine($"Seeding {events} events in transactions of {PerTransaction}...");
+        var stopwatch = Stopwatch.StartNew();
+        // Spread over the last 20 days (inside the feed's 30), 300 ms apart in sequence order, from a fixed start (now()
+        // would move with each of the block's transactions).
+        await seeder.ExecAsync($"""
+            DO $$
+            DECLARE payload json := (SELECT data FROM order_events WHERE order_id = {template} ORDER BY sequence LIMIT 1);
+            BEGIN
+                FOR t IN 0..{events / PerTransaction - 1} LOOP
+                    INSERT INTO order_events (id, partner_id, order_id, type, occurred_at, actor, data)
+                    SELECT gen_random_uuid(), '{partnerId}', {template},
+                           CASE WHEN g % 10 = 0 THEN 'order.cancelled' ELSE 'order.created' END,
+                           '{start:O}'::timestamptz + (t * {PerTransaction} + g) * interval '300 milliseconds', 'bench', payload
+                    FROM generate_series(1, {PerTransaction}) AS g;
+                    COMMIT;
+                END LOOP;
+            END $$;
+            """);
+        await seeder.ExecAsync("VACUUM ANALYZE order_events");
+        Console.Error.WriteLine($"Seeded in {stopwatch.Elapsed.TotalSeconds:0} s.");
+
+        var file = Path.Combine(Path.GetTempPath(), $"ordercancel-bench-events-{Environment.ProcessId}.ids");
+        await using (var sample = seeder.Command($"""
+            SELECT tx_id::text, sequence, (extract(epoch FROM occurred_at) * 1000)::bigint
+            FROM order_events TABLESAMPLE SYSTEM (1) WHERE partner_id = '{partnerId}' LIMIT 10000
+            """))
+        await using (var reader = await sample.ExecuteReaderAsync())
+        await using (var writer = new StreamWriter(file))
+        {
+            while (await reader.ReadAsync())
+            {
+                var position = string.Create(CultureInfo.InvariantCulture, $"e1.{reader.GetString(0)}.{reader.GetInt64(1)}.{reader.GetInt64(2)}");
+                await writer.WriteLineAsync(Convert.ToBase64String(Encoding.ASCII.GetBytes(position)).TrimEnd('=').Replace('+', '-').Replace('/', '_'));
+            }
+        }
+
+        // 1,000,000 events of the window, 100,000 of them cancellations: what the recovery queues.
+        var from = start.AddSeconds(300);
+        return new EventsFeed(partnerId, file, from, from.AddSeconds(300_000));
+    }
+
+    public static async Task<RecoveryRun> RecoverAsync(HttpClient http, Seeder seeder, Options options, EventsFeed feed)
+    {
+        using var created = await http.PostAsync($"{options.Service}/v1/webhooks", new StringContent(
+            """{"url":"https://receiver.invalid/hooks","events":["order.cancelled"]}""", Encoding.UTF8, "application/json"));
+        created.EnsureSuccessStatusCode();
+        var endpoint = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid();
+        await seeder.CheckpointAsync();
+        Console.Error.WriteLine("Recovering a window of 100,000 cancellations...");
+        var stopwatch = Stopwatch.StartNew();
+        using var recovered = await http.PostAsync($"{options.Service}/v1/webhooks/{endpoint}/recover", new StringContent(
+            $$"""{"since":"{{feed.CancelledFrom:yyyy-MM-ddTHH:mm:ss.fff}}Z","until":"{{feed.CancelledTo:yyyy-MM-ddTHH:mm:ss.fff}}Z"}""",
+            Encoding.UTF8,
+            "application/json"));
+        var seconds = stopwatch.Elapsed.TotalSeconds;
+        recovered.EnsureSuccessStatusCode();
+        var queued = JsonDocument.Parse(await recovered.Content.ReadAsStringAsync()).RootElement.GetProperty("queued").GetInt32();
+        Console.Error.WriteLine($"Queued {queued} in {seconds:0.00} s.");
+        using var deleted = await http.DeleteAsync($"{options.Service}/v1/webhooks/{endpoint}");
+        return new RecoveryRun(queued, seconds);
+    }
+}
+
 internal sealed record JobRun(int Orders, int Cancelled, int Refused, double Seconds, double PeakRssMb)
 {
     public double PerSecond => Orders / Seconds;
@@ -568,6 +661,20 @@ internal static class Report
         table.AppendLine("| --- | ---: | ---: | ---: | ---: |");
         table.AppendLine(CultureInfo.InvariantCulture, $"| service (batches of the worker, events and outbox rows) | {sweep.Orders} | {sweep.ServiceSeconds:0.0} | {sweep.Orders / sweep.ServiceSeconds:0} | {sweep.PeakRssMb:0} |");
         table.AppendLine(CultureInfo.InvariantCulture, $"| one set-based SQL UPDATE (no events) | {sweep.Orders} | {sweep.SetBasedSeconds:0.0} | {sweep.Orders / sweep.SetBasedSeconds:0} | |");
+        Console.WriteLine(table.ToString());
+    }
+
+    public static void PrintEvents(Result pages, RecoveryRun recovery, int events)
+    {
+        var table = new StringBuilder();
+        table.AppendLine(CultureInfo.InvariantCulture, $"| events feed over {events:N0} events | requests/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB |");
+        table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        table.AppendLine(CultureInfo.InvariantCulture,
+            $"| GET /v1/events?limit=100 from random cursors | {pages.PerSecond:0} | {pages.P50:0.0} | {pages.P95:0.0} | {pages.P99:0.0} | {pages.Errors} | {pages.PeakRssMb:0} |");
+        table.AppendLine();
+        table.AppendLine("| webhook recovery | queued | seconds |");
+        table.AppendLine("| --- | ---: | ---: |");
+        table.AppendLine(CultureInfo.InvariantCulture, $"| POST /v1/webhooks/{{id}}/recover, one window | {recovery.Queued} | {recovery.Seconds:0.00} |");
         Console.WriteLine(table.ToString());
     }
 
