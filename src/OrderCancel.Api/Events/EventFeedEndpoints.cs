@@ -16,10 +16,10 @@ public sealed record FeedEventResponse(
     long? OrderId,
     DateTimeOffset OccurredAt,
     string Actor,
-    RawJson Data)
+    RawUtf8Json Data)
 {
     public static FeedEventResponse From(FeedEvent stored) =>
-        new(stored.Id, stored.Type, stored.OrderId, stored.OccurredAt, stored.Actor, new RawJson(stored.Data));
+        new(stored.Id, stored.Type, stored.OrderId, stored.OccurredAt, stored.Actor, new RawUtf8Json(stored.Data));
 }
 
 /// <param name="NextCursor">More events are there now: ask with this cursor. Null when this page caught up.</param>

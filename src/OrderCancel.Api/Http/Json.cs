@@ -88,6 +88,22 @@ public readonly record struct RawJson(string Text)
     public static readonly RawJson EmptyObject = new("{}");
 }
 
+/// <summary>JSON stored as given, read as its UTF-8 bytes and written out unchanged (no round trip through a string).</summary>
+[JsonConverter(typeof(RawUtf8JsonConverter))]
+public readonly record struct RawUtf8Json(byte[] Utf8);
+
+public sealed class RawUtf8JsonConverter : JsonConverter<RawUtf8Json>
+{
+    public override RawUtf8Json Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        using var document = JsonDocument.ParseValue(ref reader);
+        return new RawUtf8Json(System.Text.Encoding.UTF8.GetBytes(document.RootElement.GetRawText()));
+    }
+
+    public override void Write(Utf8JsonWriter writer, RawUtf8Json value, JsonSerializerOptions options) =>
+        writer.WriteRawValue(value.Utf8, skipInputValidation: true);
+}
+
 public sealed class RawJsonConverter : JsonConverter<RawJson>
 {
     public override RawJson Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)

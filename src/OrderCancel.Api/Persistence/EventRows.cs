@@ -13,13 +13,13 @@ public sealed record FeedPosition(ulong TransactionId, long Sequence, DateTimeOf
 }
 
 /// <summary>One event of the feed and where it stands.</summary>
-public sealed record FeedEvent(Guid Id, string Type, long? OrderId, DateTimeOffset OccurredAt, string Actor, string Data, FeedPosition Position);
+public sealed record FeedEvent(Guid Id, string Type, long? OrderId, DateTimeOffset OccurredAt, string Actor, byte[] Data, FeedPosition Position);
 
 /// <summary>What a page of the feed asks for: the partner's events after <paramref name="After"/>, within the filters.</summary>
 public sealed record FeedQuery(
     Guid PartnerId, FeedPosition After, DateTimeOffset From, DateTimeOffset? To, string[]? Types, long? OrderId, int Limit);
 
-/// <summary>What a recovery queues: the endpoint's partner's events of its types in a window.</summary>
+/// <summary>What a recovery queues: the endpoint's partner's events of its types (each named: not <c>*</c>) in a window.</summary>
 public sealed record RecoveryQuery(Guid EndpointId, Guid PartnerId, string[] Types, DateTimeOffset Since, DateTimeOffset? Until, bool IncludeSucceeded, DateTimeOffset Now);
 
 /// <summary>
@@ -37,7 +37,7 @@ public sealed record RecoveryQuery(Guid EndpointId, Guid PartnerId, string[] Typ
 /// </remarks>
 internal static class EventRows
 {
-    private const string Columns = "e.id, e.type, e.order_id, e.occurred_at, e.actor, e.data::text, e.tx_id::text, e.sequence";
+    private const string Columns = "e.id, e.type, e.order_id, e.occurred_at, e.actor, convert_to(e.data::text, 'UTF8'), e.tx_id::text, e.sequence";
 
     private const string FeedSql = $"""
         SELECT {Columns} FROM order_events e
@@ -65,7 +65,7 @@ internal static class EventRows
                $7 + (row_number() OVER (ORDER BY e.occurred_at, e.sequence)) * interval '1 microsecond', $7
         FROM order_events e
         WHERE e.partner_id = $2
-          AND (e.type = ANY($3) OR '*' = ANY($3))
+          AND e.type = ANY($3)
           AND e.occurred_at >= $4
           AND ($5::timestamptz IS NULL OR e.occurred_at < $5)
           AND NOT EXISTS (
@@ -133,7 +133,7 @@ internal static class EventRows
         reader.IsDBNull(2) ? null : reader.GetInt64(2),
         reader.GetFieldValue<DateTimeOffset>(3),
         reader.GetString(4),
-        reader.GetString(5),
+        reader.GetFieldValue<byte[]>(5),
         new FeedPosition(ulong.Parse(reader.GetString(6), CultureInfo.InvariantCulture), reader.GetInt64(7), reader.GetFieldValue<DateTimeOffset>(3)));
 
     private static NpgsqlParameter Value<T>(T value) =>

@@ -35,6 +35,7 @@ public static class OpenApiSchemas
         options.MapType<decimal>(() => Decimal(nullable: false));
         options.MapType<decimal?>(() => Decimal(nullable: true));
         options.MapType<RawJson>(FreeFormObject);
+        options.MapType<RawUtf8Json>(FreeFormObject);
         options.MapType<JsonElement>(FreeFormObject);
         options.SupportNonNullableReferenceTypes();
         options.SchemaFilter<Shapes>();
