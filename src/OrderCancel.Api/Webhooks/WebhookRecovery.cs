@@ -69,8 +69,9 @@ public static class WebhookRecovery
     {
         var partnerId = http.User.PartnerId();
         await using var transaction = await RequestTransaction.BeginOrJoinAsync(db.Database, cancellation);
+        // Recoveries of one endpoint take turns: the second sees what the first queued as pending and leaves it out.
         var endpoint = await db.WebhookEndpoints
-            .FromSql($"SELECT * FROM webhook_endpoints WHERE id = {id} AND partner_id = {partnerId} FOR SHARE")
+            .FromSql($"SELECT * FROM webhook_endpoints WHERE id = {id} AND partner_id = {partnerId} FOR NO KEY UPDATE")
             .AsNoTracking()
             .SingleOrDefaultAsync(cancellation);
         if (endpoint is null)
@@ -86,7 +87,7 @@ public static class WebhookRecovery
         var now = clock.GetUtcNow();
         var request = body.Value;
         var queued = await db.RecoverDeliveriesAsync(
-            new RecoveryQuery(id, partnerId, endpoint.Events, request.Since!.Value, request.Until ?? now, request.IncludeSucceeded ?? false, now),
+            new RecoveryQuery(id, partnerId, endpoint.Events.Contains("*") ? [.. EventTypes.All] : endpoint.Events, request.Since!.Value, request.Until ?? now, request.IncludeSucceeded ?? false, now),
             cancellation);
         await transaction.CommitAsync(cancellation);
         return TypedResults.Accepted($"/v1/webhooks/{id}/deliveries", new RecoveryResponse(id, queued));
