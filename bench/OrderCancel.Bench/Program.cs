@@ -42,10 +42,16 @@ if (options.Only == "events")
 {
     // The events feed and webhook recovery (issue 18) over a table of 5,000,000 events: pages of 100 from random
     // cursors at the run's concurrency, then one recovery of 100,000 events.
+    // Single-order gets in the same run, before and after the pages, for what this machine's latency is at the time.
     var feed = await EventsBench.SeedAsync(seeder, EventsBench.Events);
-    var pages = await new Wrk(options, key, seeder).RunAsync(new Target("service", options.Service, options.ServicePid), "events", feed.Cursors);
+    var eventsWrk = new Wrk(options, key, seeder);
+    var service = new Target("service", options.Service, options.ServicePid);
+    var getsPool = await seeder.PoolAsync("get", 10_000, quantity: 2);
+    var getsBefore = await eventsWrk.RunAsync(service, "get", getsPool);
+    var pages = await eventsWrk.RunAsync(service, "events", feed.Cursors);
+    var getsAfter = await eventsWrk.RunAsync(service, "get", getsPool);
     var recovery = await EventsBench.RecoverAsync(http, seeder, options, feed);
-    Report.PrintEvents(pages, recovery, EventsBench.Events);
+    Report.PrintEvents(pages, [getsBefore, getsAfter], recovery, EventsBench.Events);
     return;
 }
 
@@ -664,13 +670,17 @@ internal static class Report
         Console.WriteLine(table.ToString());
     }
 
-    public static void PrintEvents(Result pages, RecoveryRun recovery, int events)
+    public static void PrintEvents(Result pages, Result[] gets, RecoveryRun recovery, int events)
     {
         var table = new StringBuilder();
-        table.AppendLine(CultureInfo.InvariantCulture, $"| events feed over {events:N0} events | requests/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB |");
+        table.AppendLine(CultureInfo.InvariantCulture, $"| over {events:N0} events, same run | requests/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB |");
         table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-        table.AppendLine(CultureInfo.InvariantCulture,
-            $"| GET /v1/events?limit=100 from random cursors | {pages.PerSecond:0} | {pages.P50:0.0} | {pages.P95:0.0} | {pages.P99:0.0} | {pages.Errors} | {pages.PeakRssMb:0} |");
+        foreach (var (name, run) in new[] { ("GET /v1/orders/{id}, before", gets[0]), ("GET /v1/events?limit=100 from random cursors", pages), ("GET /v1/orders/{id}, after", gets[1]) })
+        {
+            table.AppendLine(CultureInfo.InvariantCulture,
+                $"| {name} | {run.PerSecond:0} | {run.P50:0.0} | {run.P95:0.0} | {run.P99:0.0} | {run.Errors} | {run.PeakRssMb:0} |");
+        }
+
         table.AppendLine();
         table.AppendLine("| webhook recovery | queued | seconds |");
         table.AppendLine("| --- | ---: | ---: |");
