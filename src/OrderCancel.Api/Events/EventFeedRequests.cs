@@ -6,7 +6,6 @@ using System.Text;
 using FluentValidation;
 using Microsoft.AspNetCore.Mvc;
 using OrderCancel.Api.Http;
-using OrderCancel.Api.Orders;
 using OrderCancel.Api.Persistence;
 using OrderCancel.Api.Webhooks;
 
@@ -51,9 +50,9 @@ public sealed class EventFeedQuery
 
     public long? OrderIdFilter => long.TryParse(OrderId, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : null;
 
-    public DateTimeOffset? OccurredFromFilter => ListOrdersQuery.Instant(OccurredFrom);
+    public DateTimeOffset? OccurredFromFilter => Instants.Parse(OccurredFrom);
 
-    public DateTimeOffset? OccurredToFilter => ListOrdersQuery.Instant(OccurredTo);
+    public DateTimeOffset? OccurredToFilter => Instants.Parse(OccurredTo);
 
     public FeedPosition? After => FeedCursor.TryDecode(Cursor, out var position) ? position : null;
 }
@@ -72,10 +71,10 @@ public sealed class EventFeedQueryValidator : AbstractValidator<EventFeedQuery>
             .Must(id => id is null || long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0)
             .WithMessage("Must be an order id (a whole number).");
         RuleFor(q => q.OccurredFrom)
-            .Must(text => text is null || ListOrdersQuery.Instant(text) is not null)
+            .Must(text => text is null || Instants.Parse(text) is not null)
             .WithMessage("Must be an ISO 8601 instant with an offset, e.g. 2026-01-31T00:00:00Z.");
         RuleFor(q => q.OccurredTo)
-            .Must(text => text is null || ListOrdersQuery.Instant(text) is not null)
+            .Must(text => text is null || Instants.Parse(text) is not null)
             .WithMessage("Must be an ISO 8601 instant with an offset, e.g. 2026-02-01T00:00:00Z.")
             .Must((query, _) => query.OccurredFromFilter is not { } from || query.OccurredToFilter is not { } to || from < to)
             .WithMessage("Must be after occurred_from.");

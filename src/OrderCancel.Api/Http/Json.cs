@@ -58,6 +58,12 @@ public static class Json
 public static partial class Instants
 {
     /// <summary>True when the text has a time and ends in <c>Z</c> or an offset such as <c>+02:00</c> (a date alone has neither).</summary>
+    /// <summary>An ISO 8601 instant with an offset, as UTC; null when absent or not one (a query string's value).</summary>
+    public static DateTimeOffset? Parse(string? text) =>
+        HasOffset(text) && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var instant)
+            ? instant.ToUniversalTime()
+            : null;
+
     public static bool HasOffset(string? text) => text is not null && text.Contains('T', StringComparison.OrdinalIgnoreCase) && OffsetAtEnd().IsMatch(text);
 
     [GeneratedRegex(@"(?:[Zz]|[+-][0-9]{2}:?[0-9]{2})\z", RegexOptions.CultureInvariant)]

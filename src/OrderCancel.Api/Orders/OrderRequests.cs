@@ -186,15 +186,7 @@ public sealed class ListOrdersQuery
 
     public OrderKind? KindFilter => Json.TryParse<OrderKind>(Kind, out var kind) ? kind : null;
 
-    public DateTimeOffset? CreatedFromFilter => Instant(CreatedFrom);
+    public DateTimeOffset? CreatedFromFilter => Instants.Parse(CreatedFrom);
 
-    public DateTimeOffset? CreatedToFilter => Instant(CreatedTo);
-
-    /// <summary>An ISO 8601 instant with an offset (<c>Z</c> or <c>+02:00</c>), as UTC; null when absent or not one.</summary>
-    public static DateTimeOffset? Instant(string? text) =>
-        text is not null
-        && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var instant)
-        && Instants.HasOffset(text)
-            ? instant.ToUniversalTime()
-            : null;
+    public DateTimeOffset? CreatedToFilter => Instants.Parse(CreatedTo);
 }

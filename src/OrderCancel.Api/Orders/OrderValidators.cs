@@ -97,10 +97,10 @@ public sealed class ListOrdersQueryValidator : AbstractValidator<ListOrdersQuery
             .Must(cursor => cursor is null || OrderCursor.TryDecode(cursor, out _))
             .WithMessage("Is not a cursor this API returned.");
         RuleFor(q => q.CreatedFrom)
-            .Must(text => text is null || ListOrdersQuery.Instant(text) is not null)
+            .Must(text => text is null || Instants.Parse(text) is not null)
             .WithMessage("Must be an ISO 8601 instant with an offset, e.g. 2026-01-31T00:00:00Z.");
         RuleFor(q => q.CreatedTo)
-            .Must(text => text is null || ListOrdersQuery.Instant(text) is not null)
+            .Must(text => text is null || Instants.Parse(text) is not null)
             .WithMessage("Must be an ISO 8601 instant with an offset, e.g. 2026-02-01T00:00:00Z.")
             .Must((query, _) => query.CreatedFromFilter is not { } from || query.CreatedToFilter is not { } to || from < to)
             .WithMessage("Must be after created_from.");
