@@ -60,7 +60,8 @@ public sealed record OrderResponse(
             order.TimeZone,
             order.BillingPeriod,
             new CustomerResponse(order.Customer.Ref, order.Customer.Email, order.Customer.FirstName, order.Customer.LastName, order.Customer.Phone),
-            [.. order.Lines.Select(line => LineResponse.From(line, currency))],
+            // By id: the list loads lines through EF Core, which leaves the last included collection unordered (efcore#19828).
+            [.. order.Lines.OrderBy(line => line.Id).Select(line => LineResponse.From(line, currency))],
             order.ShippingCost,
             order.ShippingWaived,
             amounts.Subtotal.Amount,
