@@ -7,6 +7,8 @@ using OrderCancel.Api.CancellationJobs;
 using OrderCancel.Api.Http;
 using OrderCancel.Domain;
 
+using static OrderCancel.Api.Persistence.SqlParameters;
+
 namespace OrderCancel.Api.Persistence;
 
 /// <summary>A job's batch: which job, whose orders, and the ids it claimed (locked until its transaction ends).</summary>
@@ -298,5 +300,4 @@ internal static class CancellationJobRows
 
     private static NpgsqlParameter Optional(object? value, NpgsqlDbType type) => new() { Value = value ?? DBNull.Value, NpgsqlDbType = type };
 
-    private static NpgsqlParameter<T> Value<T>(T value) => new() { TypedValue = value };
 }

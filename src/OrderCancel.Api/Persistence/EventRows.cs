@@ -2,6 +2,8 @@ using System.Data.Common;
 using System.Globalization;
 using Npgsql;
 
+using static OrderCancel.Api.Persistence.SqlParameters;
+
 namespace OrderCancel.Api.Persistence;
 
 /// <summary>Where an event stands in a partner's feed: the writing transaction's id, then the event's sequence.</summary>
@@ -84,9 +86,9 @@ internal static class EventRows
                 Value(query.After.TransactionId.ToString(CultureInfo.InvariantCulture)),
                 Value(query.After.Sequence),
                 Value(query.From.ToUniversalTime()),
-                Value(query.To?.ToUniversalTime()),
-                Value(query.Types),
-                Value(query.OrderId),
+                OrNull(query.To?.ToUniversalTime()),
+                OrNull(query.Types),
+                OrNull(query.OrderId),
                 Value(query.Limit),
             },
         };
@@ -119,7 +121,7 @@ internal static class EventRows
                 Value(query.PartnerId),
                 Value(query.Types),
                 Value(query.Since.ToUniversalTime()),
-                Value(query.Until?.ToUniversalTime()),
+                OrNull(query.Until?.ToUniversalTime()),
                 Value(query.IncludeSucceeded),
                 Value(query.Now.ToUniversalTime()),
             },
@@ -135,7 +137,4 @@ internal static class EventRows
         reader.GetString(4),
         reader.GetFieldValue<byte[]>(5),
         new FeedPosition(ulong.Parse(reader.GetString(6), CultureInfo.InvariantCulture), reader.GetInt64(7), reader.GetFieldValue<DateTimeOffset>(3)));
-
-    private static NpgsqlParameter Value<T>(T value) =>
-        value is null ? new NpgsqlParameter { Value = DBNull.Value } : new NpgsqlParameter<T> { TypedValue = value };
 }

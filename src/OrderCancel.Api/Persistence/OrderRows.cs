@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using OrderCancel.Api.Http;
 using OrderCancel.Domain;
+using static OrderCancel.Api.Persistence.SqlParameters;
 using LoadedOrder = (OrderCancel.Domain.OrderSnapshot Snapshot, System.Collections.Generic.List<OrderCancel.Domain.LineSnapshot> Lines);
 
 namespace OrderCancel.Api.Persistence;
@@ -463,5 +464,4 @@ internal static class OrderRows
         where T : class =>
         value is null ? null : JsonSerializer.Serialize(value, StoredJson);
 
-    private static NpgsqlParameter<T> Value<T>(T value) => new() { TypedValue = value };
 }
