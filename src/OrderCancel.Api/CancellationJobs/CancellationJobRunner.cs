@@ -29,15 +29,16 @@ public sealed class CancellationJobRunner(
             await scope.ServiceProvider.GetRequiredService<OrdersDbContext>().AnalyzeCancellationJobOrdersAsync(cancellation);
         }
 
-        List<Guid> running = await InTransactionAsync(
-            (db, token) => db.CancellationJobs.Where(j => j.Status == CancellationJobStatus.Running).OrderBy(j => j.CreatedAt).Select(j => j.Id).ToListAsync(token),
+        var running = await InTransactionAsync(
+            (db, token) => db.CancellationJobs.Where(j => j.Status == CancellationJobStatus.Running).OrderBy(j => j.CreatedAt)
+                .Select(j => new { j.Id, j.PartnerId, j.DryRun }).ToListAsync(token),
             cancellation);
         var processed = 0;
-        foreach (var jobId in running)
+        foreach (var (jobId, partnerId, dryRun) in running.Select(j => (j.Id, j.PartnerId, j.DryRun)))
         {
             try
             {
-                var sweep = new JobSweep(jobId);
+                var sweep = new JobSweep(jobId, partnerId, dryRun);
                 var batches = await BackgroundBatches.RunAsync(scopes, (db, token) => ProcessBatchAsync(db, sweep, token), Record, cancellation, load);
                 processed += batches.Sum();
                 await InTransactionAsync((db, token) => CompleteIfDoneAsync(db, jobId, token), cancellation);
@@ -130,7 +131,7 @@ public sealed class CancellationJobRunner(
     private async Task<(int Claimed, CommittedBatch Result)> ProcessBatchAsync(OrdersDbContext db, JobSweep sweep, CancellationToken cancellation)
     {
         var jobId = sweep.JobId;
-        var batch = await db.ClaimCancellationJobBatchAsync(jobId, BackgroundBatches.BatchSize, sweep.ClaimedUpTo, cancellation);
+        var batch = await db.ClaimCancellationJobBatchAsync(sweep, BackgroundBatches.BatchSize, cancellation);
         if (batch is not { OrderIds.Length: > 0 })
         {
             return (0, new CommittedBatch(null, []));
@@ -139,11 +140,10 @@ public sealed class CancellationJobRunner(
         sweep.Claimed(batch.OrderIds[^1]);
 
         using var span = Telemetry.Telemetry.Source.StartActivity("cancellation_job.batch");
-        var orders = await db.LockOrdersAsync(batch.PartnerId, batch.OrderIds, lockRows: !batch.DryRun, cancellation);
         var now = clock.GetUtcNow();
         var actor = Actors.Job(jobId);
         var request = batch.Request.ToCancelRequest();
-        var byId = orders.ToDictionary(order => order.Id);
+        var byId = batch.Orders.ToDictionary(order => order.Id);
         List<JobOrderOutcome> outcomes = [];
         foreach (var id in batch.OrderIds)
         {
@@ -159,7 +159,7 @@ public sealed class CancellationJobRunner(
             outcomes.Add(OutcomeOf(order, result, batch.DryRun));
         }
 
-        await db.SaveCancellationJobBatchAsync(batch.DryRun ? [] : orders, jobId, outcomes, now, cancellation);
+        await db.SaveCancellationJobBatchAsync(batch.DryRun ? [] : batch.Orders, jobId, outcomes, now, cancellation);
         span?.SetTag("ordercancel.job.id", jobId).SetTag("ordercancel.batch.orders", outcomes.Count).SetTag("ordercancel.job.dry_run", batch.DryRun);
         return (batch.OrderIds.Length, new CommittedBatch(batch, outcomes));
     }
@@ -234,15 +234,19 @@ public sealed class CancellationJobRunner(
 }
 
 /// <summary>
-/// One sweep over a job: the highest order id its batches claimed, so the next claim starts past it instead of walking
-/// the index entries the batches before it left behind. An order below it that a failed batch gave back is claimed by
-/// the next round's sweep, which starts from the beginning.
+/// One sweep over a job (whose partner and dry-run flag never change): the highest order id its batches claimed, so
+/// the next claim starts past it instead of walking the index entries the batches before it left behind. An order below
+/// it that a failed batch gave back is claimed by the next round's sweep, which starts from the beginning.
 /// </summary>
-internal sealed class JobSweep(Guid jobId)
+internal sealed class JobSweep(Guid jobId, Guid partnerId, bool dryRun)
 {
     private long _claimedUpTo;
 
     public Guid JobId => jobId;
+
+    public Guid PartnerId => partnerId;
+
+    public bool DryRun => dryRun;
 
     public long ClaimedUpTo => Interlocked.Read(ref _claimedUpTo);
 

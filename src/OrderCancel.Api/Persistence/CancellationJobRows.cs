@@ -11,9 +11,10 @@ using static OrderCancel.Api.Persistence.SqlParameters;
 
 namespace OrderCancel.Api.Persistence;
 
-/// <summary>A job's batch: which job, whose orders, and the ids it claimed (locked until its transaction ends).</summary>
+/// <summary>A job's batch: the job's request, the ids it claimed (locked until its transaction ends) and the partner's orders among them.</summary>
 /// <param name="Policy">The partner's settings as the batch found them (SPEC §11: the window, the shipping rule).</param>
-public sealed record JobBatch(Guid PartnerId, bool DryRun, JobRequest Request, PartnerPolicy Policy, long[] OrderIds);
+/// <param name="Orders">The partner's orders among <paramref name="OrderIds"/>, in id order, with their lines; locked unless a dry run.</param>
+public sealed record JobBatch(bool DryRun, JobRequest Request, PartnerPolicy Policy, long[] OrderIds, IReadOnlyList<Order> Orders);
 
 /// <summary>A queued job as its start reads it: the request as stored, and the order ids of an <c>order_ids</c> job.</summary>
 public sealed record QueuedJob(Guid Id, Guid PartnerId, string Request, long[]? OrderIds);
@@ -110,17 +111,14 @@ internal static class CancellationJobRows
 
     /// <summary>Read after the shared lock is held, so a stop that committed before is seen.</summary>
     private const string JobOfBatchSql = $"""
-        SELECT j.partner_id, j.dry_run, j.request::text, {PartnerPolicyColumns.Select}
+        SELECT j.dry_run, j.request::text, {PartnerPolicyColumns.Select}
         FROM cancellation_jobs j JOIN partners p ON p.id = j.partner_id
         WHERE j.id = $1 AND j.status = 'running'
         """;
 
-    private const string ClaimBatchSql = """
-        SELECT order_id FROM cancellation_job_orders
-        WHERE job_id = $1 AND outcome = 'pending' AND order_id > $3
-        ORDER BY order_id LIMIT $2
-        FOR UPDATE SKIP LOCKED
-        """;
+    private static readonly string ClaimAndLockBatchSql = ClaimBatchSql("FOR UPDATE");
+
+    private static readonly string ClaimAndReadBatchSql = ClaimBatchSql(lockClause: "");
 
     private const string SaveOutcomesSql = """
         UPDATE cancellation_job_orders AS j
@@ -134,6 +132,30 @@ internal static class CancellationJobRows
     private const string SaveTalliesSql = """
         INSERT INTO cancellation_job_tallies (job_id, outcome, code, currency, orders, amount_released)
         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::numeric[])
+        """;
+
+    /// <summary>
+    /// Claims a batch of the job's pending orders (SKIP LOCKED) and reads them in the same statement, taking
+    /// <paramref name="lockClause"/> on each order in id order (none for a dry run, which changes nothing). Every claimed
+    /// id comes back, with its order's columns null when the partner has no such order. A stopped job claims nothing.
+    /// </summary>
+    /// <remarks>
+    /// The claim is gathered into one array before any order is read: a CTE is read row by row as the join asks, so
+    /// without it each job row would be claimed only once the order before it was locked, and a batch waiting on one
+    /// order would leave the rest of its range to other batches.
+    /// </remarks>
+    private static string ClaimBatchSql(string lockClause) => $"""
+        WITH claimed AS (
+            SELECT array_agg(order_id ORDER BY order_id) AS ids FROM (
+                SELECT order_id FROM cancellation_job_orders
+                WHERE job_id = $1 AND outcome = 'pending' AND order_id > $3
+                  AND EXISTS (SELECT 1 FROM cancellation_jobs WHERE id = $1 AND status = 'running')
+                ORDER BY order_id LIMIT $2
+                FOR UPDATE SKIP LOCKED) AS batch)
+        SELECT {OrderRows.OrderColumns}, c.order_id
+        FROM claimed, unnest(claimed.ids) WITH ORDINALITY AS c(order_id, position)
+        LEFT JOIN LATERAL (SELECT * FROM orders WHERE id = c.order_id AND partner_id = $4 {lockClause}) o ON true
+        ORDER BY c.position
         """;
 
     /// <summary>Claims (locks) the oldest queued job but those in <paramref name="skip"/>; null when there is none.</summary>
@@ -177,36 +199,46 @@ internal static class CancellationJobRows
         await command.ExecuteNonQueryAsync(cancellation);
     }
 
-    /// <summary>A batch of the job's pending orders, claimed; null when the job is not running (stopped, or finished).</summary>
+    /// <summary>
+    /// A batch of the job's pending orders, claimed, with the orders (locked unless the job is a dry run) and their
+    /// lines; null when the job is not running (stopped, or finished).
+    /// </summary>
+    /// <remarks>Only orders past what the sweep's batches claimed so far (see <see cref="JobSweep"/>).</remarks>
     public static async Task<JobBatch?> ClaimBatchAsync(
-        NpgsqlConnection connection, DbTransaction? transaction, Guid jobId, int limit, long after, CancellationToken cancellation)
+        NpgsqlConnection connection, DbTransaction? transaction, JobSweep sweep, int limit, CancellationToken cancellation)
     {
-        await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)transaction)
+        JobBatch? job;
+        OrderRows.ClaimedOrders claimed;
+        await using (var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)transaction)
         {
             BatchCommands =
             {
-                new NpgsqlBatchCommand(ShareJobLockSql) { Parameters = { Value(jobId) } },
-                new NpgsqlBatchCommand(JobOfBatchSql) { Parameters = { Value(jobId) } },
-                new NpgsqlBatchCommand(ClaimBatchSql) { Parameters = { Value(jobId), Value(limit), Value(after) } },
+                new NpgsqlBatchCommand(ShareJobLockSql) { Parameters = { Value(sweep.JobId) } },
+                new NpgsqlBatchCommand(JobOfBatchSql) { Parameters = { Value(sweep.JobId) } },
+                new NpgsqlBatchCommand(sweep.DryRun ? ClaimAndReadBatchSql : ClaimAndLockBatchSql)
+                {
+                    Parameters = { Value(sweep.JobId), Value(limit), Value(sweep.ClaimedUpTo), Value(sweep.PartnerId) },
+                },
             },
+        })
+        await using (var reader = await batch.ExecuteReaderAsync(cancellation))
+        {
+            await reader.NextResultAsync(cancellation);
+            if (!await reader.ReadAsync(cancellation))
+            {
+                return null;
+            }
+
+            job = new JobBatch(reader.GetBoolean(0), JobRequest.Parse(reader.GetString(1)), PartnerPolicyColumns.Read(reader, 2), [], []);
+            await reader.NextResultAsync(cancellation);
+            claimed = await OrderRows.ReadClaimedAsync(reader, cancellation);
+        }
+
+        return job with
+        {
+            OrderIds = [.. claimed.Ids],
+            Orders = await OrderRows.WithLinesAsync(claimed, connection, transaction, cancellation),
         };
-        await using var reader = await batch.ExecuteReaderAsync(cancellation);
-        await reader.NextResultAsync(cancellation);
-        if (!await reader.ReadAsync(cancellation))
-        {
-            return null;
-        }
-
-        var (partnerId, dryRun, request) = (reader.GetGuid(0), reader.GetBoolean(1), JobRequest.Parse(reader.GetString(2)));
-        var policy = PartnerPolicyColumns.Read(reader, 3);
-        await reader.NextResultAsync(cancellation);
-        List<long> ids = [];
-        while (await reader.ReadAsync(cancellation))
-        {
-            ids.Add(reader.GetInt64(0));
-        }
-
-        return new JobBatch(partnerId, dryRun, request, policy, [.. ids]);
     }
 
     /// <summary>Waits until no batch of the job is in flight, and keeps new ones out until the transaction ends.</summary>

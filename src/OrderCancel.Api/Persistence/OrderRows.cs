@@ -21,7 +21,8 @@ namespace OrderCancel.Api.Persistence;
 /// </remarks>
 internal static class OrderRows
 {
-    private const string OrderColumns = """
+    /// <summary>The order's columns, as <c>o.*</c>; also read by a statement of another table's that locks orders (a job's claim, <see cref="ReadClaimedAsync"/>).</summary>
+    internal const string OrderColumns = """
         o.id, o.partner_id, o.kind, o.status, o.reference, o.channel, o.currency, o.time_zone, o.billing_period,
         o.customer_ref, o.customer_email, o.customer_first_name, o.customer_last_name, o.customer_phone,
         o.shipping_cost, o.shipping_waived, o.amount_paid, o.payment, o.metadata, o.scheduled_cancellation,
@@ -50,15 +51,6 @@ internal static class OrderRows
         ORDER BY o.next_change_due_at LIMIT $3
         FOR UPDATE SKIP LOCKED
         """;
-
-    private const string LockManySql = $"""
-        SELECT {OrderColumns} FROM orders o
-        WHERE o.id = ANY($1) AND o.partner_id = $2
-        ORDER BY o.id
-        FOR UPDATE
-        """;
-
-    private const string FindManySql = $"SELECT {OrderColumns} FROM orders o WHERE o.id = ANY($1) AND o.partner_id = $2 ORDER BY o.id";
 
     private const string LinesSql = $"SELECT {LineColumns} FROM order_lines l WHERE l.order_id = $1 ORDER BY l.id";
 
@@ -182,25 +174,6 @@ internal static class OrderRows
             },
             cancellation);
 
-    /// <summary>
-    /// The partner's orders among <paramref name="ids"/>, in id order, locked until the transaction ends unless
-    /// <paramref name="lockRows"/> is false (a read that changes nothing). Ids that are not the partner's are left out.
-    /// </summary>
-    /// <remarks>Locks are taken in id order, so two batches over overlapping orders wait for each other instead of deadlocking.</remarks>
-    public static Task<IReadOnlyList<Order>> LockManyAsync(
-        NpgsqlConnection connection,
-        DbTransaction? transaction,
-        Guid partnerId,
-        long[] ids,
-        bool lockRows,
-        CancellationToken cancellation) =>
-        ReadWithLinesAsync(
-            new NpgsqlCommand(lockRows ? LockManySql : FindManySql, connection, (NpgsqlTransaction?)transaction)
-            {
-                Parameters = { Value(ids), Value(partnerId) },
-            },
-            cancellation);
-
     /// <summary>Runs <paramref name="orderQuery"/>, then (after any locks it takes are held) reads the lines of what it found.</summary>
     private static async Task<IReadOnlyList<Order>> ReadWithLinesAsync(NpgsqlCommand orderQuery, CancellationToken cancellation)
     {
@@ -211,17 +184,58 @@ internal static class OrderRows
             orders = await ReadOrdersAsync(reader, cancellation);
         }
 
+        return await WithLinesAsync(orders, orderQuery.Connection!, orderQuery.Transaction, cancellation);
+    }
+
+    /// <summary>
+    /// Reads a result whose rows are <see cref="OrderColumns"/> followed by one more column, the id a row was claimed
+    /// for (its order columns null when no order of the partner has it), as a job's claim answers it.
+    /// Read the orders' lines with <see cref="WithLinesAsync(ClaimedOrders, NpgsqlConnection, DbTransaction?, CancellationToken)"/>
+    /// once the reader is done: after the claim's locks are held.
+    /// </summary>
+    public static async Task<ClaimedOrders> ReadClaimedAsync(NpgsqlDataReader reader, CancellationToken cancellation)
+    {
+        var claimed = new ClaimedOrders();
+        while (await reader.ReadAsync(cancellation))
+        {
+            claimed.Ids.Add(reader.GetInt64(OrderColumnCount));
+            if (!reader.IsDBNull(0))
+            {
+                var order = ReadOrder(reader);
+                claimed.Found.Add(order.Snapshot.Id, order);
+            }
+        }
+
+        return claimed;
+    }
+
+    /// <summary>The claimed orders with their lines, read now (in a statement of its own, so after the claim's locks).</summary>
+    public static Task<IReadOnlyList<Order>> WithLinesAsync(
+        ClaimedOrders claimed, NpgsqlConnection connection, DbTransaction? transaction, CancellationToken cancellation) =>
+        WithLinesAsync(claimed.Found, connection, (NpgsqlTransaction?)transaction, cancellation);
+
+    private static async Task<IReadOnlyList<Order>> WithLinesAsync(
+        Dictionary<long, LoadedOrder> orders, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellation)
+    {
         if (orders.Count == 0)
         {
             return [];
         }
 
-        await using var lines = new NpgsqlCommand(LinesOfOrdersSql, orderQuery.Connection, orderQuery.Transaction)
+        await using var lines = new NpgsqlCommand(LinesOfOrdersSql, connection, transaction)
         {
             Parameters = { Value<long[]>([.. orders.Keys]) },
         };
         await using var linesReader = await lines.ExecuteReaderAsync(cancellation);
         return await ReadLinesAsync(linesReader, orders, cancellation);
+    }
+
+    /// <summary>What a claim read: every id it claimed, in order, and the orders found among them, still without their lines.</summary>
+    public sealed class ClaimedOrders
+    {
+        public List<long> Ids { get; } = [];
+
+        internal Dictionary<long, LoadedOrder> Found { get; } = [];
     }
 
     /// <summary>

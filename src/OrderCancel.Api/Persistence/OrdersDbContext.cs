@@ -110,10 +110,6 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     public Task SaveOrdersAsync(IEnumerable<Order> orders, CancellationToken cancellation) =>
         OrderRows.SaveAsync(Connection, Transaction, orders, cancellation);
 
-    /// <summary>The partner's orders among <paramref name="ids"/>, locked unless <paramref name="lockRows"/> is false (see <see cref="OrderRows.LockManyAsync"/>).</summary>
-    public Task<IReadOnlyList<Order>> LockOrdersAsync(Guid partnerId, long[] ids, bool lockRows, CancellationToken cancellation) =>
-        OrderRows.LockManyAsync(Connection, Transaction, partnerId, ids, lockRows, cancellation);
-
     /// <summary>Claims the oldest queued cancellation job (SKIP LOCKED) but those in <paramref name="skip"/>; null when none is queued.</summary>
     public Task<QueuedJob?> ClaimCancellationJobToStartAsync(Guid[] skip, CancellationToken cancellation) =>
         CancellationJobRows.ClaimToStartAsync(Connection, Transaction, skip, cancellation);
@@ -132,10 +128,12 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
             },
             cancellation);
 
-    /// <summary>Up to <paramref name="limit"/> pending orders of a running job, claimed (SKIP LOCKED); null when it is not running.</summary>
-    /// <param name="after">Only orders past this id: what earlier batches of the same sweep claimed is skipped, not walked again.</param>
-    public Task<JobBatch?> ClaimCancellationJobBatchAsync(Guid jobId, int limit, long after, CancellationToken cancellation) =>
-        CancellationJobRows.ClaimBatchAsync(Connection, Transaction, jobId, limit, after, cancellation);
+    /// <summary>
+    /// Up to <paramref name="limit"/> pending orders of a running job, claimed (SKIP LOCKED) and loaded, locked unless a
+    /// dry run; null when the job is not running.
+    /// </summary>
+    internal Task<JobBatch?> ClaimCancellationJobBatchAsync(JobSweep sweep, int limit, CancellationToken cancellation) =>
+        CancellationJobRows.ClaimBatchAsync(Connection, Transaction, sweep, limit, cancellation);
 
     /// <summary>
     /// Writes what a job's batch did: the orders' changes and their events (none for a dry run), each order's outcome and
