@@ -66,6 +66,9 @@ public sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             line.HasKey(l => l.Id);
             line.Property(l => l.Id).ValueGeneratedNever();
             line.HasIndex(OrderLineKey.OrderId);
+            // A recall's job selects the orders carrying a SKU (SPEC §10): without it, every line of every partner was read
+            // (bench/README.md, "Bulk jobs").
+            line.HasIndex(l => l.Sku);
             line.Property(l => l.Sku).HasMaxLength(100);
             line.Property(l => l.Name).HasMaxLength(200);
             line.Property(l => l.Metadata).HasColumnType("json");

@@ -929,6 +929,9 @@ namespace OrderCancel.Api.Persistence.Migrations
                             b1.HasIndex("OrderId")
                                 .HasDatabaseName("ix_order_lines_order_id");
 
+                            b1.HasIndex("Sku")
+                                .HasDatabaseName("ix_order_lines_sku");
+
                             b1.ToTable("order_lines", (string)null);
 
                             b1.WithOwner()
