@@ -29,16 +29,16 @@ public sealed class CancellationJobRunner(
             await scope.ServiceProvider.GetRequiredService<OrdersDbContext>().AnalyzeCancellationJobOrdersAsync(cancellation);
         }
 
-        var running = await InTransactionAsync(
+        List<JobSweep> running = await InTransactionAsync(
             (db, token) => db.CancellationJobs.Where(j => j.Status == CancellationJobStatus.Running).OrderBy(j => j.CreatedAt)
-                .Select(j => new { j.Id, j.PartnerId, j.DryRun }).ToListAsync(token),
+                .Select(j => new JobSweep(j.Id, j.PartnerId, j.DryRun)).ToListAsync(token),
             cancellation);
         var processed = 0;
-        foreach (var (jobId, partnerId, dryRun) in running.Select(j => (j.Id, j.PartnerId, j.DryRun)))
+        foreach (var sweep in running)
         {
+            var jobId = sweep.JobId;
             try
             {
-                var sweep = new JobSweep(jobId, partnerId, dryRun);
                 var batches = await BackgroundBatches.RunAsync(scopes, (db, token) => ProcessBatchAsync(db, sweep, token), Record, cancellation, load);
                 processed += batches.Sum();
                 await InTransactionAsync((db, token) => CompleteIfDoneAsync(db, jobId, token), cancellation);

@@ -111,7 +111,7 @@ internal static class CancellationJobRows
 
     /// <summary>Read after the shared lock is held, so a stop that committed before is seen.</summary>
     private const string JobOfBatchSql = $"""
-        SELECT j.dry_run, j.request::text, {PartnerPolicyColumns.Select}
+        SELECT j.request::text, {PartnerPolicyColumns.Select}
         FROM cancellation_jobs j JOIN partners p ON p.id = j.partner_id
         WHERE j.id = $1 AND j.status = 'running'
         """;
@@ -207,7 +207,8 @@ internal static class CancellationJobRows
     public static async Task<JobBatch?> ClaimBatchAsync(
         NpgsqlConnection connection, DbTransaction? transaction, JobSweep sweep, int limit, CancellationToken cancellation)
     {
-        JobBatch? job;
+        JobRequest request;
+        PartnerPolicy policy;
         OrderRows.ClaimedOrders claimed;
         await using (var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)transaction)
         {
@@ -229,16 +230,13 @@ internal static class CancellationJobRows
                 return null;
             }
 
-            job = new JobBatch(reader.GetBoolean(0), JobRequest.Parse(reader.GetString(1)), PartnerPolicyColumns.Read(reader, 2), [], []);
+            (request, policy) = (JobRequest.Parse(reader.GetString(0)), PartnerPolicyColumns.Read(reader, 1));
             await reader.NextResultAsync(cancellation);
             claimed = await OrderRows.ReadClaimedAsync(reader, cancellation);
         }
 
-        return job with
-        {
-            OrderIds = [.. claimed.Ids],
-            Orders = await OrderRows.WithLinesAsync(claimed, connection, transaction, cancellation),
-        };
+        var orders = await OrderRows.WithLinesAsync(claimed, connection, transaction, cancellation);
+        return new JobBatch(sweep.DryRun, request, policy, [.. claimed.Ids], orders);
     }
 
     /// <summary>Waits until no batch of the job is in flight, and keeps new ones out until the transaction ends.</summary>
