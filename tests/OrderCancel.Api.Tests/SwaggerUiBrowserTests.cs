@@ -14,6 +14,12 @@ public sealed class SwaggerUiBrowserTests(DatabaseOnly database) : IClassFixture
 
     private static readonly string Chromium = Environment.GetEnvironmentVariable("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 
+    /// <summary>
+    /// As long as the page's own actions may take: an expectation's default is 5 s, and on a loaded CI machine an
+    /// answer once took longer to show than that (the page was right, the test gave up).
+    /// </summary>
+    private const float Patience = 30_000;
+
     [Fact]
     public async Task Authorize_with_the_demo_key_then_the_create_example_answers_201_and_the_payment_example_pays_that_order()
     {
@@ -32,7 +38,7 @@ public sealed class SwaggerUiBrowserTests(DatabaseOnly database) : IClassFixture
             Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         });
         var page = await browser.NewPageAsync();
-        page.SetDefaultTimeout(30_000);
+        page.SetDefaultTimeout(Patience);
 
         await page.GotoAsync($"{service.BaseUrl}/swagger/index.html");
         await page.Locator("button.authorize").First.ClickAsync();
@@ -45,7 +51,7 @@ public sealed class SwaggerUiBrowserTests(DatabaseOnly database) : IClassFixture
         await create.Locator("button.execute").ClickAsync();
 
         var status = create.Locator(".live-responses-table .response .response-col_status").First;
-        await Assertions.Expect(status).ToHaveTextAsync("201");
+        await Assertions.Expect(status).ToHaveTextAsync("201", new() { Timeout = Patience });
         var body = await create.Locator(".live-responses-table .response-col_description pre").First.InnerTextAsync();
         Assert.Contains("\"status\": \"pending\"", body);
         Assert.Contains("\"total\": 61.66", body);
@@ -55,9 +61,13 @@ public sealed class SwaggerUiBrowserTests(DatabaseOnly database) : IClassFixture
         var pay = page.Locator("#operations-Orders-PayOrder");
         await pay.Locator(".opblock-summary").ClickAsync();
         await pay.Locator("button.try-out__btn").ClickAsync();
-        await pay.Locator("tr[data-param-name='id'] input").FillAsync(id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var idInput = pay.Locator("tr[data-param-name='id'] input");
+        var typed = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await idInput.FillAsync(typed);
+        // Execute sends what the form holds: make sure the id is there (not reset by a late render of "Try it out").
+        await Assertions.Expect(idInput).ToHaveValueAsync(typed, new() { Timeout = Patience });
         await pay.Locator("button.execute").ClickAsync();
-        await Assertions.Expect(pay.Locator(".live-responses-table .response .response-col_status").First).ToHaveTextAsync("200");
+        await Assertions.Expect(pay.Locator(".live-responses-table .response .response-col_status").First).ToHaveTextAsync("200", new() { Timeout = Patience });
         Assert.Contains("\"status\": \"paid\"", await pay.Locator(".live-responses-table .response-col_description pre").First.InnerTextAsync());
     }
 }
