@@ -24,7 +24,10 @@ public static class BackgroundBatches
     /// Called with each batch's result once it has committed (metrics count only what happened); what it returns is
     /// kept, the batch itself is not, so a sweep's memory does not grow with its size.
     /// </param>
-    /// <param name="yieldTo">When given, only one worker claims batches while it is busy: requests come first.</param>
+    /// <param name="yieldTo">
+    /// When given, only one worker claims batches while it is busy: requests come first. The others wait until no
+    /// request is in flight, then look again.
+    /// </param>
     public static async Task<List<TSummary>> RunAsync<TBatch, TSummary>(
         IServiceScopeFactory scopes,
         Func<OrdersDbContext, CancellationToken, Task<(int Claimed, TBatch Result)>> batch,
@@ -40,7 +43,7 @@ public static class BackgroundBatches
             {
                 if (worker > 0 && yieldTo is { Busy: true })
                 {
-                    await Task.Delay(YieldPause, cancellation);
+                    await yieldTo.WhenIdle.WaitAsync(cancellation);
                     continue;
                 }
 
@@ -60,9 +63,6 @@ public static class BackgroundBatches
         }));
         return [.. sweeps.SelectMany(summaries => summaries)];
     }
-
-    /// <summary>How long a worker that made room for requests waits before it looks again.</summary>
-    private static readonly TimeSpan YieldPause = TimeSpan.FromMilliseconds(20);
 }
 
 /// <summary>
