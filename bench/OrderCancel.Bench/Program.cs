@@ -9,7 +9,7 @@ using Npgsql;
 // It seeds the orders, drives each scenario with wrk (bench/wrk/*.lua) at a fixed concurrency, samples
 // the target's RSS meanwhile, runs the scheduler sweep and prints the table.
 // Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --raw-pid PID --admin-key KEY --db CONNSTR
-//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk|expiry|events]
+//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk|expiry|events] [--rounds 3 (bulk)]
 var options = Options.Parse(args);
 using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(15) };
 
@@ -26,15 +26,22 @@ if (options.Only == "bulk")
     // the sweep run before it and the one run after it.
     // Both paths are warmed up first (20,000 each, not reported): a cold first phase ran 40 % slower than the same
     // sweep later in the run.
+    // Then --rounds times a sweep and a job, and a last sweep: two identical sweeps in one run were seen to differ 2x
+    // (the set-based UPDATE beside them too: the database, not the code), so one job against one pair of sweeps reads
+    // the machine's moment; each job is read against the sweeps on either side of it, and the median of the rounds.
     var getPool = await seeder.PoolAsync("get", 10_000, quantity: 2);
     await Sweep.RunAsync(http, seeder, options, Bulk.WarmUpOrders);
     await Bulk.AloneAsync(http, seeder, options, "RECALL-0", Bulk.WarmUpOrders);
-    var before = await Sweep.RunAsync(http, seeder, options, options.SweepOrders);
-    var alone = await Bulk.AloneAsync(http, seeder, options, "RECALL-1", Bulk.Orders);
-    var after = await Sweep.RunAsync(http, seeder, options, options.SweepOrders);
-    Report.PrintSweep(before);
-    Report.PrintSweep(after);
-    Report.PrintBulk(await Bulk.BesideGetsAsync(http, seeder, new Wrk(options, key, seeder), getPool, options, alone), before, after);
+    List<SweepResult> sweeps = [await Sweep.RunAsync(http, seeder, options, options.SweepOrders)];
+    List<JobRun> jobs = [];
+    for (var round = 1; round <= options.Rounds; round++)
+    {
+        jobs.Add(await Bulk.AloneAsync(http, seeder, options, $"RECALL-{round}", Bulk.Orders));
+        sweeps.Add(await Sweep.RunAsync(http, seeder, options, options.SweepOrders));
+    }
+
+    Report.PrintRounds(sweeps, jobs);
+    Report.PrintBulk(await Bulk.BesideGetsAsync(http, seeder, new Wrk(options, key, seeder), getPool, options, jobs[^1]), sweeps[^2], sweeps[^1]);
     return;
 }
 
@@ -122,7 +129,8 @@ internal sealed record Options(
     int Seconds,
     int WarmupSeconds,
     int SweepOrders,
-    string? Only)
+    string? Only,
+    int Rounds)
 {
     public const int CancelPool = 250_000;
 
@@ -139,7 +147,7 @@ internal sealed record Options(
         return new Options(
             Get("service"), Number("service-pid"), Get("raw"), Number("raw-pid"), Get("admin-key"), Get("db"),
             Number("concurrency", "32"), Number("seconds", "10"), Number("warmup", "60"), Number("sweep", "100000"),
-            Get("only", "all"));
+            Get("only", "all"), Number("rounds", "3"));
     }
 }
 
@@ -580,7 +588,7 @@ internal static class Bulk
         var service = Target.Both(options)[0];
         Console.Error.WriteLine("Single-order gets alone (after a warm-up)...");
         var getsBefore = await wrk.RunAsync(service, "get", getPool);
-        var beside = await RecallAsync(http, seeder, options, "RECALL-2", Orders, async () => await wrk.MeasureAsync(service, "get", getPool, options.Seconds, offset: 0));
+        var beside = await RecallAsync(http, seeder, options, "RECALL-BESIDE", Orders, async () => await wrk.MeasureAsync(service, "get", getPool, options.Seconds, offset: 0));
         Console.Error.WriteLine("Single-order gets alone again...");
         var getsAfter = await wrk.MeasureAsync(service, "get", getPool, options.Seconds, offset: 0);
         return new BulkResult(alone, beside.Job, getsBefore, beside.Gets!, getsAfter);
@@ -697,6 +705,41 @@ internal static class Report
         table.AppendLine(CultureInfo.InvariantCulture,
             $"| unpaid orders past expires_at, one sweep | {expiry.Cancelled} | {expiry.Seconds:0.0} | {expiry.PerSecond:0} | {expiry.PerSecond / Rate(before):0.00} / {expiry.PerSecond / Rate(after):0.00} | {expiry.PeakRssMb:0} | {expiry.PeakRssMb / before.PeakRssMb:0.00} / {expiry.PeakRssMb / after.PeakRssMb:0.00} |");
         Console.WriteLine(table.ToString());
+    }
+
+    /// <summary>Each job against the sweeps just before and just after it, and the median over the rounds.</summary>
+    public static void PrintRounds(List<SweepResult> sweeps, List<JobRun> jobs)
+    {
+        double Rate(SweepResult sweep) => sweep.Orders / sweep.ServiceSeconds;
+        var table = new StringBuilder();
+        table.AppendLine("| round | sweep before: s (orders/s) | job alone: s (orders/s) | sweep after: s (orders/s) | job ÷ mean of the two sweeps | job RSS ÷ the two sweeps' (MB) |");
+        table.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: |");
+        List<double> ratios = [];
+        List<double> memory = [];
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            var (before, job, after) = (sweeps[i], jobs[i], sweeps[i + 1]);
+            var ratio = job.PerSecond / ((Rate(before) + Rate(after)) / 2);
+            var rss = job.PeakRssMb / Math.Max(before.PeakRssMb, after.PeakRssMb);
+            ratios.Add(ratio);
+            memory.Add(rss);
+            table.AppendLine(CultureInfo.InvariantCulture,
+                $"| {i + 1} | {before.ServiceSeconds:0.0} ({Rate(before):0}) | {job.Seconds:0.0} ({job.PerSecond:0}) | {after.ServiceSeconds:0.0} ({Rate(after):0}) | {ratio:0.00} | {rss:0.00} ({job.PeakRssMb:0} / {before.PeakRssMb:0}, {after.PeakRssMb:0}) |");
+        }
+
+        table.AppendLine(CultureInfo.InvariantCulture, $"| median | | | | **{Median(ratios):0.00}** | **{Median(memory):0.00}** |");
+        table.AppendLine();
+        // The set-based UPDATE after each sweep runs no service code: how fast the database itself was at that moment.
+        table.AppendLine("| sweep | " + string.Join(" | ", Enumerable.Range(1, sweeps.Count)) + " |");
+        table.AppendLine("| --- |" + string.Concat(sweeps.Select(_ => " ---: |")));
+        table.AppendLine("| its set-based UPDATE, s | " + string.Join(" | ", sweeps.Select(s => s.SetBasedSeconds.ToString("0.0", CultureInfo.InvariantCulture))) + " |");
+        Console.WriteLine(table.ToString());
+    }
+
+    private static double Median(List<double> values)
+    {
+        List<double> sorted = [.. values.Order()];
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     public static void PrintBulk(BulkResult bulk, SweepResult before, SweepResult after)
