@@ -95,6 +95,29 @@ public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) :
         Assert.Equal(Orders, (await partner.Client.WaitForJobAsync(job)).GetProperty("counts").GetProperty("cancelled").GetInt32());
     }
 
+    [Fact]
+    public async Task A_job_completes_while_a_request_stays_in_flight_throughout()
+    {
+        var partner = await api.NewPartnerAsync();
+        var ids = await CreateOrdersAsync(partner, 250);
+        var other = (await partner.Client.CreateOrderAsync()).Id();
+        await using var request = new NpgsqlConnection(api.ConnectionString);
+        await request.OpenAsync();
+        await using var holdRequest = await request.BeginTransactionAsync();
+        await HoldAsync(request, holdRequest, [other]);
+        var inFlight = partner.Client.CancelAsync(other, """{"reason":"customer_request"}""");
+        await Eventually.TrueAsync(async () => await WaitingOnLocksAsync() >= 1, () => "The request never waited on its order.");
+
+        // The workers making room for the request must still see the job's orders run out, and the job end.
+        var job = await partner.Client.CreateJobAsync($$"""{"order_ids":[{{string.Join(",", ids)}}],"reason":"out_of_stock"}""");
+        var done = await partner.Client.WaitForJobAsync(job);
+        Assert.False(inFlight.IsCompleted, "The request ended before the job: it was not in flight throughout.");
+        Assert.Equal(ids.Length, done.GetProperty("counts").GetProperty("cancelled").GetInt32());
+
+        await holdRequest.CommitAsync();
+        await (await inFlight).ShouldBeAsync(HttpStatusCode.OK);
+    }
+
     private static async Task<long[]> CreateOrdersAsync(TestPartner partner, int count)
     {
         var ids = new long[count];

@@ -26,7 +26,7 @@ public static class BackgroundBatches
     /// </param>
     /// <param name="yieldTo">
     /// When given, only one worker claims batches while it is busy: requests come first. The others wait until no
-    /// request is in flight, then look again.
+    /// request is in flight (or the sweep is done), then look again.
     /// </param>
     public static async Task<List<TSummary>> RunAsync<TBatch, TSummary>(
         IServiceScopeFactory scopes,
@@ -35,15 +35,17 @@ public static class BackgroundBatches
         CancellationToken cancellation,
         InteractiveLoad? yieldTo = null)
     {
-        var finished = 0;
+        // Completed once a batch came back short: the workers waiting for requests to end must see it too, or under
+        // steady traffic they would wait on, and the sweep (and a job's completion) with them.
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sweeps = await Task.WhenAll(Enumerable.Range(0, Workers).Select(async worker =>
         {
             List<TSummary> summaries = [];
-            while (Volatile.Read(ref finished) == 0)
+            while (!finished.Task.IsCompleted)
             {
                 if (worker > 0 && yieldTo is { Busy: true })
                 {
-                    await yieldTo.WhenIdle.WaitAsync(cancellation);
+                    await Task.WhenAny(yieldTo.WhenIdle, finished.Task).WaitAsync(cancellation);
                     continue;
                 }
 
@@ -55,7 +57,7 @@ public static class BackgroundBatches
                 summaries.Add(committed(result));
                 if (claimed < BatchSize)
                 {
-                    Volatile.Write(ref finished, 1);
+                    finished.TrySetResult();
                 }
             }
 
