@@ -26,7 +26,7 @@ if (options.Only == "bulk")
     // the sweep run before it and the one run after it.
     // Both paths are warmed up first (20,000 each, not reported): a cold first phase ran 40 % slower than the same
     // sweep later in the run.
-    // Then --rounds times a sweep and a job, and a last sweep: two identical sweeps in one run were seen to differ 2x
+    // Then a sweep and --rounds times a job followed by a sweep: two identical sweeps in one run were seen to differ 2x
     // (the set-based UPDATE beside them too: the database, not the code), so one job against one pair of sweeps reads
     // the machine's moment; each job is read against the sweeps on either side of it, and the median of the rounds.
     var getPool = await seeder.PoolAsync("get", 10_000, quantity: 2);
