@@ -47,6 +47,17 @@ public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) :
         await Eventually.TrueAsync(() => worker.LastRoundAsOf > after.AddMilliseconds(300), () => "The job worker ran no round after the stop.");
         var pending = await partner.Client.JobResultsAsync(job, "pending");
         Assert.Equal(ids[400..], pending.Select(r => r.OrderId));
+
+        // Unfiltered, pages of 7 run through the processed orders and then the pending ones (held in chunks), each once, in id order.
+        var all = await partner.Client.JobResultsAsync(job);
+        Assert.Equal(ids, all.Select(r => r.OrderId));
+        Assert.Equal([.. Enumerable.Repeat("cancelled", 400), .. Enumerable.Repeat("pending", Orders - 400)], all.Select(r => r.Outcome));
+        Assert.All(all.Skip(400), r => Assert.True(r.EventId is null && r.AmountReleased is null && r.Code is null));
+
+        // A page from inside a chunk runs on into the next one.
+        var fromInside = await (await partner.Client.GetAsync($"/v1/cancellation-jobs/{job}/results?limit=100&cursor={JobCursors.Encode(ids[449])}"))
+            .ShouldBeAsync(HttpStatusCode.OK);
+        Assert.Equal(ids[450..550], fromInside.GetProperty("data").EnumerateArray().Select(row => row.GetProperty("order_id").GetInt64()));
         foreach (var id in new[] { ids[400], ids[^1] })
         {
             Assert.Equal("order.created", (await api.StateAsync(id)).Events);

@@ -63,7 +63,10 @@ public sealed class CancellationJob
     public DateTimeOffset? FinishedAt { get; set; }
 }
 
-/// <summary>One order a job covers, and what happened to it: written in the transaction that changed the order.</summary>
+/// <summary>
+/// What happened to one order a job covers, written in the transaction that changed the order (or, for an id that is
+/// not the partner's order, as the job started). An order not yet processed has no row: it is in a <see cref="CancellationJobChunk"/>.
+/// </summary>
 public sealed class CancellationJobOrder
 {
     public Guid JobId { get; init; }
@@ -75,7 +78,7 @@ public sealed class CancellationJobOrder
     /// <summary>For <see cref="JobOutcome.Refused"/>: the state rule's code, as a single cancel would answer it.</summary>
     public string? Code { get; set; }
 
-    /// <summary>The event the change wrote; null for a dry run, a refusal, or while pending.</summary>
+    /// <summary>The event the change wrote; null for a dry run or a refusal.</summary>
     public Guid? EventId { get; set; }
 
     public decimal? AmountReleased { get; set; }
@@ -83,6 +86,22 @@ public sealed class CancellationJobOrder
     public string? Currency { get; set; }
 
     public DateTimeOffset? ProcessedAt { get; set; }
+}
+
+/// <summary>
+/// A batch's worth of a job's orders not yet processed, fixed when the job starts: a batch claims one chunk (<c>FOR UPDATE
+/// SKIP LOCKED</c>), and deletes it in the transaction that writes its orders' changes and outcomes. So a job's pending
+/// orders are its chunks' ids, and selecting 100,000 orders writes 1,000 rows, not 100,000.
+/// </summary>
+public sealed class CancellationJobChunk
+{
+    public Guid JobId { get; init; }
+
+    /// <summary>The chunk's smallest id (its key; chunks cover disjoint ranges of ids, so the next claim starts past it).</summary>
+    public long FirstOrderId { get; init; }
+
+    /// <summary>The ids, ascending.</summary>
+    public required long[] OrderIds { get; init; }
 }
 
 /// <summary>

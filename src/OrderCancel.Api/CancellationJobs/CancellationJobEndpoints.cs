@@ -118,22 +118,8 @@ public static class CancellationJobEndpoints
             return NotFound(id);
         }
 
-        var rows = db.CancellationJobOrders.AsNoTracking().Where(o => o.JobId == id);
-        if (query.OutcomeFilter is { } outcome)
-        {
-            rows = rows.Where(o => o.Outcome == outcome);
-        }
-
-        if (query.After is { } after)
-        {
-            rows = rows.Where(o => o.OrderId > after);
-        }
-
         var size = query.PageSize;
-        var page = await rows.OrderBy(o => o.OrderId)
-            .Take(size + 1)
-            .Select(o => new JobResultResponse(o.OrderId, o.Outcome, o.Code, o.EventId, o.AmountReleased, o.Currency))
-            .ToListAsync(cancellation);
+        var page = await db.CancellationJobResultsAsync(id, query.OutcomeFilter, query.After ?? long.MinValue, size + 1, cancellation);
         var next = page.Count > size ? JobCursors.Encode(page[size - 1].OrderId) : null;
         return TypedResults.Ok(new JobResultPage([.. page.Take(size)], next));
     }

@@ -23,11 +23,7 @@ public sealed class CancellationJobRunner(
     /// </summary>
     public async Task<int> RunAsync(CancellationToken cancellation)
     {
-        if (await StartQueuedAsync(cancellation))
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<OrdersDbContext>().AnalyzeCancellationJobOrdersAsync(cancellation);
-        }
+        await StartQueuedAsync(cancellation);
 
         List<JobSweep> running = await InTransactionAsync(
             (db, token) => db.CancellationJobs.Where(j => j.Status == CancellationJobStatus.Running).OrderBy(j => j.CreatedAt)
@@ -52,11 +48,10 @@ public sealed class CancellationJobRunner(
         return processed;
     }
 
-    /// <summary>Starts the queued jobs, each in a transaction of its own; true when any started.</summary>
-    private async Task<bool> StartQueuedAsync(CancellationToken cancellation)
+    /// <summary>Starts the queued jobs, each in a transaction of its own.</summary>
+    private async Task StartQueuedAsync(CancellationToken cancellation)
     {
         List<Guid> failed = [];
-        var started = false;
         while (true)
         {
             QueuedJob? claimed = null;
@@ -76,10 +71,8 @@ public sealed class CancellationJobRunner(
                     cancellation);
                 if (!startedOne)
                 {
-                    return started;
+                    return;
                 }
-
-                started = true;
             }
             catch (Exception exception) when (claimed is { } job && IsJobFault(exception, cancellation))
             {
@@ -131,7 +124,7 @@ public sealed class CancellationJobRunner(
     private async Task<(int Claimed, CommittedBatch Result)> ProcessBatchAsync(OrdersDbContext db, JobSweep sweep, CancellationToken cancellation)
     {
         var jobId = sweep.JobId;
-        var batch = await db.ClaimCancellationJobBatchAsync(sweep, BackgroundBatches.BatchSize, cancellation);
+        var batch = await db.ClaimCancellationJobBatchAsync(sweep, cancellation);
         if (batch is not { OrderIds.Length: > 0 })
         {
             return (0, new CommittedBatch(null, []));
@@ -159,7 +152,7 @@ public sealed class CancellationJobRunner(
             outcomes.Add(OutcomeOf(order, result, batch.DryRun));
         }
 
-        await db.SaveCancellationJobBatchAsync(batch.DryRun ? [] : batch.Orders, jobId, outcomes, now, cancellation);
+        await db.SaveCancellationJobBatchAsync(batch.DryRun ? [] : batch.Orders, batch, jobId, outcomes, now, cancellation);
         span?.SetTag("ordercancel.job.id", jobId).SetTag("ordercancel.batch.orders", outcomes.Count).SetTag("ordercancel.job.dry_run", batch.DryRun);
         return (batch.OrderIds.Length, new CommittedBatch(batch, outcomes));
     }
@@ -235,8 +228,8 @@ public sealed class CancellationJobRunner(
 
 /// <summary>
 /// One sweep over a job (whose partner and dry-run flag never change): the highest order id its batches claimed, so
-/// the next claim starts past it instead of walking the index entries the batches before it left behind. An order below
-/// it that a failed batch gave back is claimed by the next round's sweep, which starts from the beginning.
+/// the next claim starts at the chunk past it instead of walking the index entries of the chunks the batches before it
+/// deleted. A chunk below it that a failed batch gave back is claimed by the next round's sweep, which starts from the beginning.
 /// </summary>
 internal sealed class JobSweep(Guid jobId, Guid partnerId, bool dryRun)
 {

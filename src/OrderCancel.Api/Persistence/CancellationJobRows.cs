@@ -5,6 +5,7 @@ using Npgsql;
 using NpgsqlTypes;
 using OrderCancel.Api.CancellationJobs;
 using OrderCancel.Api.Http;
+using OrderCancel.Api.Scheduling;
 using OrderCancel.Domain;
 
 using static OrderCancel.Api.Persistence.SqlParameters;
@@ -23,8 +24,9 @@ public sealed record QueuedJob(Guid Id, Guid PartnerId, string Request, long[]? 
 public sealed record JobOrderOutcome(long OrderId, JobOutcome Outcome, string? Code, Guid? EventId, decimal AmountReleased, string? Currency);
 
 /// <summary>
-/// The bulk jobs' SQL, by hand where EF Core has no form for it: fixing a job's orders (<c>INSERT … SELECT</c> over the
-/// filter), claiming a batch with <c>SKIP LOCKED</c>, and writing a batch's outcomes in one statement.
+/// The bulk jobs' SQL, by hand where EF Core has no form for it: fixing a job's orders in chunks (<c>INSERT … SELECT</c>
+/// over the filter), claiming a chunk with <c>SKIP LOCKED</c>, writing a batch's outcomes in one statement, and reading
+/// a job's results (its outcomes, and the ids its chunks still hold) a page at a time.
 /// </summary>
 internal static class CancellationJobRows
 {
@@ -35,21 +37,24 @@ internal static class CancellationJobRows
         FOR NO KEY UPDATE SKIP LOCKED
         """;
 
-    /// <summary>Every id gets a row; one that is not the partner's order is refused as a single cancel would answer it.</summary>
-    private const string SelectByIdsSql = """
-        INSERT INTO cancellation_job_orders (job_id, order_id, outcome, code, processed_at)
-        SELECT $1, i.id,
-               CASE WHEN o.id IS NULL THEN 'refused' ELSE 'pending' END,
-               CASE WHEN o.id IS NULL THEN 'order_not_found' END,
-               CASE WHEN o.id IS NULL THEN $4 END
-        FROM unnest($3::bigint[]) AS i(id)
-        LEFT JOIN orders o ON o.id = i.id AND o.partner_id = $2
+    /// <summary>
+    /// An id that is not the partner's order gets its outcome at once (refused as a single cancel would answer it); the
+    /// others go into chunks.
+    /// </summary>
+    private static readonly string SelectByIdsSql = $"""
+        WITH given AS (
+            SELECT i.id, o.id IS NOT NULL AS found
+            FROM unnest($3::bigint[]) AS i(id)
+            LEFT JOIN orders o ON o.id = i.id AND o.partner_id = $2),
+        refused AS (
+            INSERT INTO cancellation_job_orders (job_id, order_id, outcome, code, processed_at)
+            SELECT $1, id, 'refused', 'order_not_found', $4 FROM given WHERE NOT found)
+        {InsertChunks("SELECT id FROM given WHERE found")}
         """;
 
     /// <summary>Each criterion applies when given; the plan is made for the values given (unnamed statements).</summary>
-    private const string SelectByFilterSql = $"""
-        INSERT INTO cancellation_job_orders (job_id, order_id, outcome)
-        SELECT $1, o.id, 'pending' FROM orders o
+    private static readonly string SelectByFilterSql = InsertChunks($"""
+        SELECT o.id FROM orders o
         WHERE o.partner_id = $2
           AND ($3::text IS NULL OR o.status = $3)
           AND ($4::text IS NULL OR o.kind = $4)
@@ -62,6 +67,17 @@ internal static class CancellationJobRows
                 WHERE NOT {MetadataValueEquals}))
           AND ($12::text IS NULL OR EXISTS (
                 SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.sku = $12 AND l.cancelled_quantity < l.quantity))
+        """);
+
+    /// <summary>
+    /// The ids <paramref name="selection"/> answers (one column, <c>id</c>), ascending, in chunks of a batch
+    /// (<see cref="BackgroundBatches.BatchSize"/>): so every chunk but the job's last is full.
+    /// </summary>
+    private static string InsertChunks(string selection) => $"""
+        INSERT INTO cancellation_job_chunks (job_id, first_order_id, order_ids)
+        SELECT $1, min(id), array_agg(id ORDER BY id)
+        FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / {BackgroundBatches.BatchSize} AS chunk FROM ({selection}) AS selected) AS numbered
+        GROUP BY chunk
         """;
 
     /// <summary>
@@ -86,7 +102,8 @@ internal static class CancellationJobRows
     private const string MarkRunningSql = """
         UPDATE cancellation_jobs
         SET status = 'running', started_at = $2, order_ids = NULL,
-            matched = (SELECT count(*) FROM cancellation_job_orders WHERE job_id = $1)
+            matched = (SELECT coalesce(sum(cardinality(order_ids)), 0) FROM cancellation_job_chunks WHERE job_id = $1)
+                    + (SELECT count(*) FROM cancellation_job_orders WHERE job_id = $1)
         WHERE id = $1
         """;
 
@@ -120,13 +137,13 @@ internal static class CancellationJobRows
 
     private static readonly string ClaimAndReadBatchSql = ClaimBatchSql(lockClause: "");
 
+    /// <summary>The batch's outcomes, and its chunk deleted: its orders are no longer pending.</summary>
     private const string SaveOutcomesSql = """
-        UPDATE cancellation_job_orders AS j
-        SET outcome = v.outcome, code = v.code, event_id = v.event_id, amount_released = v.amount_released,
-            currency = v.currency, processed_at = $2
+        WITH processed AS (DELETE FROM cancellation_job_chunks WHERE job_id = $1 AND first_order_id = $9)
+        INSERT INTO cancellation_job_orders (job_id, order_id, outcome, code, event_id, amount_released, currency, processed_at)
+        SELECT $1, v.*, $2
         FROM unnest($3::bigint[], $4::text[], $5::text[], $6::uuid[], $7::numeric[], $8::text[])
             AS v(order_id, outcome, code, event_id, amount_released, currency)
-        WHERE j.job_id = $1 AND j.order_id = v.order_id
         """;
 
     private const string SaveTalliesSql = """
@@ -135,28 +152,87 @@ internal static class CancellationJobRows
         """;
 
     /// <summary>
-    /// Claims a batch of the job's pending orders (SKIP LOCKED) and reads them in the same statement, taking
-    /// <paramref name="lockClause"/> on each order in id order (none for a dry run, which changes nothing). Every claimed
-    /// id comes back, with its order's columns null when the partner has no such order. A stopped job claims nothing.
+    /// Claims the job's next chunk (SKIP LOCKED) and reads its orders in the same statement, taking
+    /// <paramref name="lockClause"/> on each order in id order (none for a dry run, which changes nothing). Every id of
+    /// the chunk comes back, with its order's columns null when the partner has no such order. A stopped job claims nothing.
     /// </summary>
-    /// <remarks>
-    /// The claim is gathered into one array before any order is read: a CTE is read row by row as the join asks, so
-    /// without it each job row would be claimed only once the order before it was locked, and a batch waiting on one
-    /// order would leave the rest of its range to other batches.
-    /// </remarks>
     private static string ClaimBatchSql(string lockClause) => $"""
         WITH claimed AS (
-            SELECT array_agg(order_id ORDER BY order_id) AS ids FROM (
-                SELECT order_id FROM cancellation_job_orders
-                WHERE job_id = $1 AND outcome = 'pending' AND order_id > $3
-                  AND EXISTS (SELECT 1 FROM cancellation_jobs WHERE id = $1 AND status = 'running')
-                ORDER BY order_id LIMIT $2
-                FOR UPDATE SKIP LOCKED) AS batch)
+            SELECT order_ids FROM cancellation_job_chunks
+            WHERE job_id = $1 AND first_order_id > $2
+              AND EXISTS (SELECT 1 FROM cancellation_jobs WHERE id = $1 AND status = 'running')
+            ORDER BY first_order_id LIMIT 1
+            FOR UPDATE SKIP LOCKED)
         SELECT {OrderRows.OrderColumns}, c.order_id
-        FROM claimed, unnest(claimed.ids) WITH ORDINALITY AS c(order_id, position)
-        LEFT JOIN LATERAL (SELECT * FROM orders WHERE id = c.order_id AND partner_id = $4 {lockClause}) o ON true
+        FROM claimed, unnest(claimed.order_ids) WITH ORDINALITY AS c(order_id, position)
+        LEFT JOIN LATERAL (SELECT * FROM orders WHERE id = c.order_id AND partner_id = $3 {lockClause}) o ON true
         ORDER BY c.position
         """;
+
+    /// <summary>
+    /// A page of a job's results: its outcomes past the cursor (those of one outcome when <c>$3</c> is given), and its
+    /// pending ids past it (when <c>$5</c>), in one statement so that both are read from one snapshot: a batch that
+    /// commits meanwhile cannot make an order appear twice, or not at all. The pending ids are read from the chunk that
+    /// holds the cursor on (chunks cover disjoint ranges in ascending order), and only from the chunks the page needs:
+    /// those before which fewer ids past the cursor than the page's size come (the count read from each array's
+    /// length, not by unnesting it).
+    /// </summary>
+    private const string ResultsPageSql = """
+        SELECT order_id, outcome, code, event_id, amount_released, currency FROM (
+            (SELECT order_id, outcome, code, event_id, amount_released, currency FROM cancellation_job_orders
+             WHERE job_id = $1 AND order_id > $2 AND ($3::text IS NULL OR outcome = $3) AND $3 IS DISTINCT FROM 'pending'
+             ORDER BY order_id LIMIT $4)
+            UNION ALL
+            (SELECT i.order_id, 'pending', NULL, NULL, NULL, NULL
+             FROM (SELECT order_ids, sum(past) OVER (ORDER BY first_order_id) - past AS before
+                   FROM (SELECT first_order_id, order_ids,
+                                CASE WHEN first_order_id > $2 THEN cardinality(order_ids)
+                                     ELSE (SELECT count(*) FROM unnest(order_ids) AS ids(id) WHERE id > $2) END AS past
+                         FROM cancellation_job_chunks
+                         WHERE $5 AND job_id = $1
+                           AND first_order_id >= coalesce(
+                                 (SELECT max(first_order_id) FROM cancellation_job_chunks WHERE job_id = $1 AND first_order_id <= $2), $2)
+                         ORDER BY first_order_id
+                         LIMIT $4) AS next) AS c
+             CROSS JOIN LATERAL unnest(c.order_ids) AS i(order_id)
+             WHERE c.before < $4 AND i.order_id > $2)) AS results
+        ORDER BY order_id
+        LIMIT $4
+        """;
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> of a job's results past <paramref name="after"/> in order id order: its outcomes
+    /// and its pending orders (those its chunks still hold), or only those of <paramref name="outcome"/>.
+    /// </summary>
+    public static async Task<List<JobResultResponse>> ResultsPageAsync(
+        NpgsqlConnection connection, Guid jobId, JobOutcome? outcome, long after, int limit, CancellationToken cancellation)
+    {
+        await using var command = new NpgsqlCommand(ResultsPageSql, connection)
+        {
+            Parameters =
+            {
+                Value(jobId),
+                Value(after),
+                OrNull(outcome is { } only ? Json.Name(only) : null),
+                Value(limit),
+                Value(outcome is null or JobOutcome.Pending),
+            },
+        };
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        List<JobResultResponse> page = [];
+        while (await reader.ReadAsync(cancellation))
+        {
+            page.Add(new JobResultResponse(
+                reader.GetInt64(0),
+                Json.Parse<JobOutcome>(reader.GetString(1)),
+                reader.IsDBNull(2) ? null : reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetGuid(3),
+                reader.IsDBNull(4) ? null : reader.GetDecimal(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5)));
+        }
+
+        return page;
+    }
 
     /// <summary>Claims (locks) the oldest queued job but those in <paramref name="skip"/>; null when there is none.</summary>
     public static async Task<QueuedJob?> ClaimToStartAsync(
@@ -188,24 +264,12 @@ internal static class CancellationJobRows
     }
 
     /// <summary>
-    /// Brings the planner's statistics up to date with a job's new rows. Without it, a job's id is unknown to them (a
-    /// handful of rows, they say), and writing a batch's outcomes picked a hash join over every row of the job: 150 ms
-    /// a batch at 100,000 orders, most of the job's time (bench/README.md, "Bulk jobs"). Autovacuum would only get to
-    /// it once a tenth of the table had changed. Samples at most 30,000 rows, so it costs the same at any size.
-    /// </summary>
-    public static async Task AnalyzeAsync(NpgsqlConnection connection, CancellationToken cancellation)
-    {
-        await using var command = new NpgsqlCommand("ANALYZE cancellation_job_orders", connection);
-        await command.ExecuteNonQueryAsync(cancellation);
-    }
-
-    /// <summary>
     /// A batch of the job's pending orders, claimed, with the orders (locked unless the job is a dry run) and their
     /// lines; null when the job is not running (stopped, or finished).
     /// </summary>
     /// <remarks>Only orders past what the sweep's batches claimed so far (see <see cref="JobSweep"/>).</remarks>
     public static async Task<JobBatch?> ClaimBatchAsync(
-        NpgsqlConnection connection, DbTransaction? transaction, JobSweep sweep, int limit, CancellationToken cancellation)
+        NpgsqlConnection connection, DbTransaction? transaction, JobSweep sweep, CancellationToken cancellation)
     {
         JobRequest request;
         PartnerPolicy policy;
@@ -218,7 +282,7 @@ internal static class CancellationJobRows
                 new NpgsqlBatchCommand(JobOfBatchSql) { Parameters = { Value(sweep.JobId) } },
                 new NpgsqlBatchCommand(sweep.DryRun ? ClaimAndReadBatchSql : ClaimAndLockBatchSql)
                 {
-                    Parameters = { Value(sweep.JobId), Value(limit), Value(sweep.ClaimedUpTo), Value(sweep.PartnerId) },
+                    Parameters = { Value(sweep.JobId), Value(sweep.ClaimedUpTo), Value(sweep.PartnerId) },
                 },
             },
         })
@@ -246,8 +310,11 @@ internal static class CancellationJobRows
         await command.ExecuteNonQueryAsync(cancellation);
     }
 
-    /// <summary>The statements that write each order's outcome and the batch's tallies (sent with the orders' changes).</summary>
-    public static IReadOnlyList<NpgsqlBatchCommand> SaveOutcomes(Guid jobId, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now)
+    /// <summary>
+    /// The statements that write each order's outcome and the batch's tallies, and delete its chunk (the one whose first
+    /// id is <paramref name="chunk"/>), sent with the orders' changes.
+    /// </summary>
+    public static IReadOnlyList<NpgsqlBatchCommand> SaveOutcomes(Guid jobId, long chunk, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now)
     {
         var tallies = outcomes
             .GroupBy(o => (o.Outcome, o.Code, Currency: o.Outcome is JobOutcome.Refused ? null : o.Currency))
@@ -267,6 +334,7 @@ internal static class CancellationJobRows
                     Value<Guid?[]>([.. outcomes.Select(o => o.EventId)]),
                     Value<decimal[]>([.. outcomes.Select(o => o.AmountReleased)]),
                     Value<string?[]>([.. outcomes.Select(o => o.Currency)]),
+                    Value(chunk),
                 },
             },
             new NpgsqlBatchCommand(SaveTalliesSql)

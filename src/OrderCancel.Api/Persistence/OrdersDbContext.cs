@@ -33,6 +33,8 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
 
     public DbSet<CancellationJobOrder> CancellationJobOrders => Set<CancellationJobOrder>();
 
+    public DbSet<CancellationJobChunk> CancellationJobChunks => Set<CancellationJobChunk>();
+
     public DbSet<CancellationJobTally> CancellationJobTallies => Set<CancellationJobTally>();
 
     private NpgsqlConnection Connection => (NpgsqlConnection)Database.GetDbConnection();
@@ -83,6 +85,11 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
             },
             cancellation);
 
+    /// <summary>A page of a job's results (see <see cref="CancellationJobRows.ResultsPageAsync"/>).</summary>
+    public Task<List<JobResultResponse>> CancellationJobResultsAsync(
+        Guid jobId, JobOutcome? outcome, long after, int limit, CancellationToken cancellation) =>
+        WithConnectionAsync(connection => CancellationJobRows.ResultsPageAsync(connection, jobId, outcome, after, limit, cancellation), cancellation);
+
     /// <summary>A page of the partner's events feed (SPEC §12; see <see cref="EventRows"/>).</summary>
     public Task<List<FeedEvent>> EventFeedPageAsync(FeedQuery query, CancellationToken cancellation) =>
         WithConnectionAsync(connection => EventRows.PageAsync(connection, query, cancellation), cancellation);
@@ -118,30 +125,20 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
     public Task StartCancellationJobAsync(QueuedJob job, DateTimeOffset now, CancellationToken cancellation) =>
         CancellationJobRows.StartAsync(Connection, Transaction, job, now, cancellation);
 
-    /// <summary>Refreshes the planner's statistics of the jobs' order rows (after a job started; see <see cref="CancellationJobRows.AnalyzeAsync"/>).</summary>
-    public Task AnalyzeCancellationJobOrdersAsync(CancellationToken cancellation) =>
-        WithConnectionAsync(
-            async connection =>
-            {
-                await CancellationJobRows.AnalyzeAsync(connection, cancellation);
-                return true;
-            },
-            cancellation);
-
     /// <summary>
-    /// Up to <paramref name="limit"/> pending orders of a running job, claimed (SKIP LOCKED) and loaded, locked unless a
-    /// dry run; null when the job is not running.
+    /// The next chunk of a running job's pending orders, claimed (SKIP LOCKED) and loaded, locked unless a dry run; null
+    /// when the job is not running.
     /// </summary>
-    internal Task<JobBatch?> ClaimCancellationJobBatchAsync(JobSweep sweep, int limit, CancellationToken cancellation) =>
-        CancellationJobRows.ClaimBatchAsync(Connection, Transaction, sweep, limit, cancellation);
+    internal Task<JobBatch?> ClaimCancellationJobBatchAsync(JobSweep sweep, CancellationToken cancellation) =>
+        CancellationJobRows.ClaimBatchAsync(Connection, Transaction, sweep, cancellation);
 
     /// <summary>
     /// Writes what a job's batch did: the orders' changes and their events (none for a dry run), each order's outcome and
-    /// the batch's tallies, in one round trip of the current transaction.
+    /// the batch's tallies, and deletes its chunk, in one round trip of the current transaction.
     /// </summary>
     public Task SaveCancellationJobBatchAsync(
-        IEnumerable<Order> changed, Guid jobId, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now, CancellationToken cancellation) =>
-        OrderRows.SaveAsync(Connection, Transaction, changed, cancellation, CancellationJobRows.SaveOutcomes(jobId, outcomes, now));
+        IEnumerable<Order> changed, JobBatch batch, Guid jobId, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now, CancellationToken cancellation) =>
+        OrderRows.SaveAsync(Connection, Transaction, changed, cancellation, CancellationJobRows.SaveOutcomes(jobId, batch.OrderIds[0], outcomes, now));
 
     /// <summary>
     /// The job, tracked and locked until the transaction ends: the batches in flight have committed when this returns,

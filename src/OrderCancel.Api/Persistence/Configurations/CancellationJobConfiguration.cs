@@ -34,14 +34,19 @@ public sealed class CancellationJobOrderConfiguration : IEntityTypeConfiguration
         builder.Property(o => o.Code).HasMaxLength(64);
         builder.Property(o => o.Currency).HasMaxLength(3).IsFixedLength();
 
-        // Each row is written twice: selected (pending), then its outcome. Room on every page for the second version, and
-        // no index on what the outcome changes, make that an update in place (HOT: no index entry written). A batch
-        // claims by the primary key from past what its sweep already claimed, so no index of pending rows is needed.
-        builder.HasStorageParameter("fillfactor", 30);
+        // Written once, when the order is processed; no foreign key to the job: jobs are not deleted, and checking it
+        // cost a trigger call a row (bench/README.md, "Bulk jobs").
+    }
+}
 
-        // No foreign key to the job: the rows are written only by the statement that starts the job, in its transaction,
-        // and jobs are not deleted. Checking it cost a trigger call a row: 680 ms of the 1.4 s that selecting 100,000
-        // orders took (bench/README.md, "Bulk jobs").
+public sealed class CancellationJobChunkConfiguration : IEntityTypeConfiguration<CancellationJobChunk>
+{
+    public void Configure(EntityTypeBuilder<CancellationJobChunk> builder)
+    {
+        builder.ToTable("cancellation_job_chunks");
+        builder.HasKey(c => new { c.JobId, c.FirstOrderId });
+
+        // No foreign key to the job either: written only by the statement that starts the job, in its transaction.
     }
 }
 

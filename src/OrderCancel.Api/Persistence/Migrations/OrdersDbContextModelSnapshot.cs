@@ -120,6 +120,27 @@ namespace OrderCancel.Api.Persistence.Migrations
                     b.ToTable("cancellation_jobs", (string)null);
                 });
 
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobChunk", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<long>("FirstOrderId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("first_order_id");
+
+                    b.PrimitiveCollection<long[]>("OrderIds")
+                        .IsRequired()
+                        .HasColumnType("bigint[]")
+                        .HasColumnName("order_ids");
+
+                    b.HasKey("JobId", "FirstOrderId")
+                        .HasName("pk_cancellation_job_chunks");
+
+                    b.ToTable("cancellation_job_chunks", (string)null);
+                });
+
             modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobOrder", b =>
                 {
                     b.Property<Guid>("JobId")
@@ -163,8 +184,6 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasName("pk_cancellation_job_orders");
 
                     b.ToTable("cancellation_job_orders", (string)null);
-
-                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 30);
                 });
 
             modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobTally", b =>
