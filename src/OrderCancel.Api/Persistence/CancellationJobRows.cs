@@ -137,18 +137,20 @@ internal static class CancellationJobRows
 
     private static readonly string ClaimAndReadBatchSql = ClaimBatchSql(lockClause: "");
 
-    /// <summary>The batch's outcomes, and its chunk deleted: its orders are no longer pending.</summary>
+    /// <summary>
+    /// The batch's outcomes, its chunk deleted (its orders are no longer pending), and its tallies counted from the rows
+    /// it wrote (by outcome, code and, but for refusals, currency), in one statement.
+    /// </summary>
     private const string SaveOutcomesSql = """
-        WITH processed AS (DELETE FROM cancellation_job_chunks WHERE job_id = $1 AND first_order_id = $9)
-        INSERT INTO cancellation_job_orders (job_id, order_id, outcome, code, event_id, amount_released, currency, processed_at)
-        SELECT $1, v.*, $2
-        FROM unnest($3::bigint[], $4::text[], $5::text[], $6::uuid[], $7::numeric[], $8::text[])
-            AS v(order_id, outcome, code, event_id, amount_released, currency)
-        """;
-
-    private const string SaveTalliesSql = """
+        WITH processed AS (DELETE FROM cancellation_job_chunks WHERE job_id = $1 AND first_order_id = $9),
+        saved AS (
+            INSERT INTO cancellation_job_orders (job_id, order_id, outcome, code, event_id, amount_released, currency, processed_at)
+            SELECT $1, v.*, $2
+            FROM unnest($3::bigint[], $4::text[], $5::text[], $6::uuid[], $7::numeric[], $8::text[])
+                AS v(order_id, outcome, code, event_id, amount_released, currency)
+            RETURNING outcome, code, CASE WHEN outcome = 'refused' THEN NULL ELSE currency END AS currency, amount_released)
         INSERT INTO cancellation_job_tallies (job_id, outcome, code, currency, orders, amount_released)
-        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::numeric[])
+        SELECT $1, outcome, code, currency, count(*), sum(amount_released) FROM saved GROUP BY outcome, code, currency
         """;
 
     /// <summary>
@@ -314,43 +316,24 @@ internal static class CancellationJobRows
     /// The statements that write each order's outcome and the batch's tallies, and delete its chunk (the one whose first
     /// id is <paramref name="chunk"/>), sent with the orders' changes.
     /// </summary>
-    public static IReadOnlyList<NpgsqlBatchCommand> SaveOutcomes(Guid jobId, long chunk, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now)
-    {
-        var tallies = outcomes
-            .GroupBy(o => (o.Outcome, o.Code, Currency: o.Outcome is JobOutcome.Refused ? null : o.Currency))
-            .Select(g => (g.Key.Outcome, g.Key.Code, g.Key.Currency, Orders: g.Count(), Amount: g.Sum(o => o.AmountReleased)))
-            .ToList();
-        return
-        [
-            new NpgsqlBatchCommand(SaveOutcomesSql)
+    public static IReadOnlyList<NpgsqlBatchCommand> SaveOutcomes(Guid jobId, long chunk, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now) =>
+    [
+        new NpgsqlBatchCommand(SaveOutcomesSql)
+        {
+            Parameters =
             {
-                Parameters =
-                {
-                    Value(jobId),
-                    Value(now),
-                    Value<long[]>([.. outcomes.Select(o => o.OrderId)]),
-                    Value<string[]>([.. outcomes.Select(o => Json.Name(o.Outcome))]),
-                    Value<string?[]>([.. outcomes.Select(o => o.Code)]),
-                    Value<Guid?[]>([.. outcomes.Select(o => o.EventId)]),
-                    Value<decimal[]>([.. outcomes.Select(o => o.AmountReleased)]),
-                    Value<string?[]>([.. outcomes.Select(o => o.Currency)]),
-                    Value(chunk),
-                },
+                Value(jobId),
+                Value(now),
+                Value<long[]>([.. outcomes.Select(o => o.OrderId)]),
+                Value<string[]>([.. outcomes.Select(o => Json.Name(o.Outcome))]),
+                Value<string?[]>([.. outcomes.Select(o => o.Code)]),
+                Value<Guid?[]>([.. outcomes.Select(o => o.EventId)]),
+                Value<decimal[]>([.. outcomes.Select(o => o.AmountReleased)]),
+                Value<string?[]>([.. outcomes.Select(o => o.Currency)]),
+                Value(chunk),
             },
-            new NpgsqlBatchCommand(SaveTalliesSql)
-            {
-                Parameters =
-                {
-                    Value(jobId),
-                    Value<string[]>([.. tallies.Select(t => Json.Name(t.Outcome))]),
-                    Value<string?[]>([.. tallies.Select(t => t.Code)]),
-                    Value<string?[]>([.. tallies.Select(t => t.Currency)]),
-                    Value<int[]>([.. tallies.Select(t => t.Orders)]),
-                    Value<decimal[]>([.. tallies.Select(t => t.Amount)]),
-                },
-            },
-        ];
-    }
+        },
+    ];
 
     private static NpgsqlBatchCommand SelectByFilter(Guid jobId, Guid partnerId, JobFilter filter)
     {
