@@ -152,7 +152,7 @@ public sealed class CancellationJobRunner(
             outcomes.Add(OutcomeOf(order, result, batch.DryRun));
         }
 
-        await db.SaveCancellationJobBatchAsync(batch.DryRun ? [] : batch.Orders, batch, jobId, outcomes, now, cancellation);
+        await db.SaveCancellationJobBatchAsync(batch.DryRun ? [] : batch.Orders, jobId, batch.OrderIds[0], outcomes, now, cancellation);
         span?.SetTag("ordercancel.job.id", jobId).SetTag("ordercancel.batch.orders", outcomes.Count).SetTag("ordercancel.job.dry_run", batch.DryRun);
         return (batch.OrderIds.Length, new CommittedBatch(batch, outcomes));
     }

@@ -134,11 +134,12 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
 
     /// <summary>
     /// Writes what a job's batch did: the orders' changes and their events (none for a dry run), each order's outcome and
-    /// the batch's tallies, and deletes its chunk, in one round trip of the current transaction.
+    /// the batch's tallies, and deletes its chunk (the one whose first id is <paramref name="chunk"/>), in one round trip
+    /// of the current transaction.
     /// </summary>
     public Task SaveCancellationJobBatchAsync(
-        IEnumerable<Order> changed, JobBatch batch, Guid jobId, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now, CancellationToken cancellation) =>
-        OrderRows.SaveAsync(Connection, Transaction, changed, cancellation, CancellationJobRows.SaveOutcomes(jobId, batch.OrderIds[0], outcomes, now));
+        IEnumerable<Order> changed, Guid jobId, long chunk, IReadOnlyList<JobOrderOutcome> outcomes, DateTimeOffset now, CancellationToken cancellation) =>
+        OrderRows.SaveAsync(Connection, Transaction, changed, cancellation, CancellationJobRows.SaveOutcomes(jobId, chunk, outcomes, now));
 
     /// <summary>
     /// The job, tracked and locked until the transaction ends: the batches in flight have committed when this returns,
