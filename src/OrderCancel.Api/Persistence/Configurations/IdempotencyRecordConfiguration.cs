@@ -14,6 +14,7 @@ public sealed class IdempotencyRecordConfiguration : IEntityTypeConfiguration<Id
         builder.Property(r => r.ContentType).HasMaxLength(200);
         builder.Property(r => r.Location).HasMaxLength(500);
         builder.Property(r => r.ETag).HasMaxLength(100);
+        builder.Property(r => r.Body).UseCompressionMethod(Database.DocumentCompression);
         builder.HasIndex(r => r.ExpiresAt);
     }
 }

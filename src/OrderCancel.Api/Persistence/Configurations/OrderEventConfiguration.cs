@@ -15,7 +15,7 @@ public sealed class OrderEventConfiguration : IEntityTypeConfiguration<OrderEven
         builder.Property(e => e.Actor).HasMaxLength(64);
 
         // json, not jsonb: the payload is kept byte for byte as webhooks will carry it.
-        builder.Property(e => e.Data).HasColumnType("json");
+        builder.Property(e => e.Data).HasColumnType("json").UseCompressionMethod(Database.DocumentCompression);
         builder.HasIndex(e => new { e.OrderId, e.Sequence });
         builder.HasOne<Domain.Order>().WithMany().HasForeignKey(e => e.OrderId).OnDelete(DeleteBehavior.Cascade);
     }

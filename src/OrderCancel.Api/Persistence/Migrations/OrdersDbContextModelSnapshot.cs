@@ -327,7 +327,8 @@ namespace OrderCancel.Api.Persistence.Migrations
 
                     b.Property<byte[]>("Body")
                         .HasColumnType("bytea")
-                        .HasColumnName("body");
+                        .HasColumnName("body")
+                        .HasAnnotation("Npgsql:Compression:", "lz4");
 
                     b.Property<string>("ContentType")
                         .HasMaxLength(200)
@@ -385,7 +386,8 @@ namespace OrderCancel.Api.Persistence.Migrations
                     b.Property<string>("Data")
                         .IsRequired()
                         .HasColumnType("json")
-                        .HasColumnName("data");
+                        .HasColumnName("data")
+                        .HasAnnotation("Npgsql:Compression:", "lz4");
 
                     b.Property<DateTimeOffset>("OccurredAt")
                         .HasColumnType("timestamp with time zone")
