@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using OrderCancel.Api.CancellationJobs;
+using OrderCancel.Api.Persistence;
 using OrderCancel.Api.Tests.Infrastructure;
 using static OrderCancel.Api.Tests.Infrastructure.Cancellations;
 using static OrderCancel.Api.Tests.Infrastructure.TestOrders;
@@ -197,6 +200,114 @@ public sealed class CancellationJobTests(ApiFactory api)
         Assert.Equal(new[] { numberAsDecimal, number }.Order(), (await partner.Client.JobResultsAsync(job.GetProperty("id").GetGuid())).Select(r => r.OrderId));
         Assert.Equal([numberAsText], (await partner.Client.JobResultsAsync(byText.GetProperty("id").GetGuid())).Select(r => r.OrderId));
         Assert.NotEqual(notRecalled, numberAsText);
+    }
+
+    [Fact]
+    public async Task Each_filter_criterion_selects_only_the_orders_meeting_it_and_criteria_given_together_all_apply()
+    {
+        var partner = await api.NewPartnerAsync();
+        async Task<long> Create(string kind = "one_time", string? reference = null, string customer = "cus_1", string sku = "SKU-1")
+        {
+            var order = NewOrder(kind: kind, reference: reference, lines: [Line(sku, 1, 5m)]);
+            order["customer"]!["ref"] = customer;
+            return (await partner.Client.CreateOrderAsync(order)).Id();
+        }
+
+        var plain = await Create();
+        var subscription = await Create(kind: "recurring");
+        var referenced = await Create(reference: "PO-77");
+        var otherCustomer = await Create(customer: "cus_2");
+        var recalled = await Create(sku: Recall);
+        var cancelled = await Create();
+        await (await partner.Client.CancelAsync(cancelled, """{"reason":"customer_request"}""")).ShouldBeAsync(HttpStatusCode.OK);
+        var old = await Create();
+        await api.WithDbAsync(db => db.Database.ExecuteSqlAsync($"UPDATE orders SET created_at = '2020-06-01T00:00:00Z' WHERE id = {old}"));
+        long[] all = [plain, subscription, referenced, otherCustomer, recalled, cancelled, old];
+
+        async Task<long[]> Selected(string filter)
+        {
+            var job = await partner.Client.RunJobAsync($$"""{"dry_run":true,"filter":{{filter}},"reason":"out_of_stock"}""");
+            return [.. (await partner.Client.JobResultsAsync(job.GetProperty("id").GetGuid())).Select(r => r.OrderId)];
+        }
+
+        Assert.Equal([cancelled], await Selected("""{"status":"cancelled"}"""));
+        Assert.Equal([subscription], await Selected("""{"kind":"recurring"}"""));
+        Assert.Equal([referenced], await Selected("""{"reference":"PO-77"}"""));
+        Assert.Equal([otherCustomer], await Selected("""{"customer_ref":"cus_2"}"""));
+        Assert.Equal([recalled], await Selected($$"""{"sku":"{{Recall}}"}"""));
+        Assert.Equal([old], await Selected("""{"created_to":"2021-01-01T00:00:00Z"}"""));
+        Assert.Equal(all.Except([old]).Order(), await Selected("""{"created_from":"2021-01-01T01:00:00+01:00"}"""));
+        Assert.Equal(
+            new[] { plain, referenced, recalled, cancelled }.Order(),
+            await Selected("""{"kind":"one_time","customer_ref":"cus_1","created_from":"2021-01-01T00:00:00Z"}"""));
+        Assert.Empty(await Selected("""{"status":"cancelled","sku":"SKU-1"}""")); // nothing left of the SKU on it
+    }
+
+    [Fact]
+    public async Task A_sku_filters_selection_reads_the_orders_carrying_the_sku_not_every_order_of_the_partner()
+    {
+        var partner = await api.NewPartnerAsync();
+        var sku = $"RC-{Guid.NewGuid():N}"[..12]; // this test's own: other partners' orders with a shared SKU would count as read below
+        List<long> recalled = [];
+        for (var i = 0; i < 3; i++)
+        {
+            recalled.Add((await partner.Client.CreateOrderAsync(NewOrder(lines: [Line(sku, 1, 3m)]))).Id());
+        }
+
+        var template = (await partner.Client.CreateOrderAsync()).Id();
+        await Sql.ExecuteAsync(api.ConnectionString, CopiesSql, ("template", template), ("count", 3000));
+        await Sql.ExecuteAsync(api.ConnectionString, "ANALYZE orders");
+        await Sql.ExecuteAsync(api.ConnectionString, "ANALYZE order_lines");
+        var job = await partner.Client.RunJobAsync($$"""{"dry_run":true,"filter":{"sku":"{{sku}}"},"reason":"out_of_stock"}""");
+        var jobId = job.GetProperty("id").GetGuid();
+        Assert.Equal(recalled, (await partner.Client.JobResultsAsync(jobId)).Select(r => r.OrderId));
+
+        // The job's own statement, run again under EXPLAIN ANALYZE (and rolled back): how many order rows it read.
+        var selection = CancellationJobRows.SelectByFilter(jobId, partner.Id, new JobFilter(null, null, sku, null, null, null, null, null));
+        await using var connection = new NpgsqlConnection(api.ConnectionString);
+        await connection.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var explain = new NpgsqlCommand("EXPLAIN (ANALYZE, FORMAT JSON) " + selection.CommandText, connection, transaction);
+        foreach (NpgsqlParameter parameter in selection.Parameters)
+        {
+            explain.Parameters.Add(parameter.Clone());
+        }
+
+        using var plan = JsonDocument.Parse((string)(await explain.ExecuteScalarAsync())!);
+        await transaction.RollbackAsync();
+        var read = OrderRowsRead(plan.RootElement[0].GetProperty("Plan"));
+        Assert.True(read <= 2 * recalled.Count, $"The selection read {read} order rows to find {recalled.Count}: {plan.RootElement}");
+    }
+
+    /// <summary>The template order copied <c>@count</c> times under new ids, nothing scheduled on the copies.</summary>
+    private const string CopiesSql = """
+        WITH copies AS (
+            INSERT INTO orders (id, partner_id, kind, status, reference, channel, currency, time_zone, billing_period,
+                shipping_cost, shipping_waived, amount_paid, metadata, next_change_due_at, cancelled_at, reactivated_at,
+                created_at, updated_at, version, customer_email, customer_first_name, customer_last_name, customer_phone,
+                customer_ref, cancellations, payment, scheduled_cancellation, scheduled_reactivation, expires_at)
+            SELECT nextval('orders_hilo_seq'), partner_id, kind, status, NULL, channel, currency, time_zone, billing_period,
+                shipping_cost, shipping_waived, amount_paid, metadata, NULL, cancelled_at, reactivated_at,
+                created_at, updated_at, version, customer_email, customer_first_name, customer_last_name, customer_phone,
+                customer_ref, cancellations, payment, NULL, NULL, NULL
+            FROM orders, generate_series(1, @count) WHERE id = @template
+            RETURNING id)
+        INSERT INTO order_lines (id, order_id, sku, name, quantity, cancelled_quantity, unit_price, discount, tax_rate, metadata)
+        SELECT nextval('order_line_ids'), c.id, l.sku, l.name, l.quantity, l.cancelled_quantity, l.unit_price, l.discount, l.tax_rate, l.metadata
+        FROM copies c CROSS JOIN order_lines l WHERE l.order_id = @template
+        """;
+
+    /// <summary>Rows read from <c>orders</c> by every node of the plan: those kept and those its filters removed, each loop.</summary>
+    private static double OrderRowsRead(JsonElement node)
+    {
+        var read = 0d;
+        if (node.TryGetProperty("Relation Name", out var relation) && relation.GetString() == "orders")
+        {
+            double Rows(string name) => node.TryGetProperty(name, out var rows) ? rows.GetDouble() : 0;
+            read = (Rows("Actual Rows") + Rows("Rows Removed by Filter") + Rows("Rows Removed by Index Recheck")) * Rows("Actual Loops");
+        }
+
+        return read + (node.TryGetProperty("Plans", out var children) ? children.EnumerateArray().Sum(OrderRowsRead) : 0);
     }
 
     [Fact]

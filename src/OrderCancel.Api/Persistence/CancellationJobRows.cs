@@ -2,7 +2,6 @@ using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using Npgsql;
-using NpgsqlTypes;
 using OrderCancel.Api.CancellationJobs;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Scheduling;
@@ -51,23 +50,6 @@ internal static class CancellationJobRows
             SELECT $1, id, 'refused', 'order_not_found', $4 FROM given WHERE NOT found)
         {InsertChunks("SELECT id FROM given WHERE found")}
         """;
-
-    /// <summary>Each criterion applies when given; the plan is made for the values given (unnamed statements).</summary>
-    private static readonly string SelectByFilterSql = InsertChunks($"""
-        SELECT o.id FROM orders o
-        WHERE o.partner_id = $2
-          AND ($3::text IS NULL OR o.status = $3)
-          AND ($4::text IS NULL OR o.kind = $4)
-          AND ($5::text IS NULL OR o.customer_ref = $5)
-          AND ($6::text IS NULL OR o.reference = $6)
-          AND ($7::timestamptz IS NULL OR o.created_at >= $7)
-          AND ($8::timestamptz IS NULL OR o.created_at < $8)
-          AND ($9::text[] IS NULL OR NOT EXISTS (
-                SELECT 1 FROM unnest($9::text[], $10::text[], $11::text[]) AS f(key, kind, value)
-                WHERE NOT {MetadataValueEquals}))
-          AND ($12::text IS NULL OR EXISTS (
-                SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.sku = $12 AND l.cancelled_quantity < l.quantity))
-        """);
 
     /// <summary>
     /// The ids <paramref name="selection"/> answers (one column, <c>id</c>), ascending, in chunks of a batch
@@ -335,50 +317,85 @@ internal static class CancellationJobRows
         },
     ];
 
-    private static NpgsqlBatchCommand SelectByFilter(Guid jobId, Guid partnerId, JobFilter filter)
+    /// <summary>
+    /// The filter's selection, with only the criteria given in the statement (their values as parameters). Not one
+    /// statement with <c>($12 IS NULL OR EXISTS (…))</c> for each: PostgreSQL turns an <c>EXISTS</c> into a join only
+    /// when no <c>OR</c> is above it, so the <c>sku</c> criterion became a filter tried on every order in the table,
+    /// read in id order (2.2 million read to find a recall's 40,000: 3 s, where the join through the lines' <c>sku</c>
+    /// index reads the 40,000).
+    /// </summary>
+    internal static NpgsqlBatchCommand SelectByFilter(Guid jobId, Guid partnerId, JobFilter filter)
     {
-        var command = new NpgsqlBatchCommand(SelectByFilterSql)
+        var command = new NpgsqlBatchCommand { Parameters = { Value(jobId), Value(partnerId) } };
+        string Parameter(NpgsqlParameter value)
         {
-            Parameters =
-            {
-                Value(jobId),
-                Value(partnerId),
-                Optional(filter.Status is { } status ? Json.Name(status) : null, NpgsqlDbType.Text),
-                Optional(filter.Kind is { } kind ? Json.Name(kind) : null, NpgsqlDbType.Text),
-                Optional(filter.CustomerRef, NpgsqlDbType.Text),
-                Optional(filter.Reference, NpgsqlDbType.Text),
-                Optional(filter.CreatedFrom, NpgsqlDbType.TimestampTz),
-                Optional(filter.CreatedTo, NpgsqlDbType.TimestampTz),
-            },
-        };
-        command.Parameters.AddRange(MetadataCriteria(filter.Metadata));
-        command.Parameters.Add(Optional(filter.Sku, NpgsqlDbType.Text));
+            command.Parameters.Add(value);
+            return $"${command.Parameters.Count}";
+        }
+
+        List<string> criteria = ["o.partner_id = $2"];
+        if (filter.Status is { } status)
+        {
+            criteria.Add($"o.status = {Parameter(Value(Json.Name(status)))}");
+        }
+
+        if (filter.Kind is { } kind)
+        {
+            criteria.Add($"o.kind = {Parameter(Value(Json.Name(kind)))}");
+        }
+
+        if (filter.CustomerRef is { } customerRef)
+        {
+            criteria.Add($"o.customer_ref = {Parameter(Value(customerRef))}");
+        }
+
+        if (filter.Reference is { } reference)
+        {
+            criteria.Add($"o.reference = {Parameter(Value(reference))}");
+        }
+
+        if (filter.CreatedFrom is { } from)
+        {
+            criteria.Add($"o.created_at >= {Parameter(Value(from.ToUniversalTime()))}");
+        }
+
+        if (filter.CreatedTo is { } to)
+        {
+            criteria.Add($"o.created_at < {Parameter(Value(to.ToUniversalTime()))}");
+        }
+
+        if (filter.Metadata is { } metadata)
+        {
+            var (keys, kinds, values) = MetadataCriteria(metadata);
+            criteria.Add($"""
+                NOT EXISTS (
+                    SELECT 1 FROM unnest({Parameter(keys)}::text[], {Parameter(kinds)}::text[], {Parameter(values)}::text[]) AS f(key, kind, value)
+                    WHERE NOT {MetadataValueEquals})
+                """);
+        }
+
+        if (filter.Sku is { } sku)
+        {
+            criteria.Add($"EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.sku = {Parameter(Value(sku))} AND l.cancelled_quantity < l.quantity)");
+        }
+
+        command.CommandText = InsertChunks($"SELECT o.id FROM orders o WHERE {string.Join("\n  AND ", criteria)}");
         return command;
     }
 
-    /// <summary>The metadata criteria as three arrays (keys, JSON kinds, values as text), or three nulls.</summary>
-    private static NpgsqlParameter[] MetadataCriteria(RawJson? metadata)
+    /// <summary>The metadata criteria as three arrays: keys, JSON kinds, values as text.</summary>
+    private static (NpgsqlParameter Keys, NpgsqlParameter Kinds, NpgsqlParameter Values) MetadataCriteria(RawJson metadata)
     {
-        if (metadata is not { } given)
-        {
-            return [.. Enumerable.Range(0, 3).Select(_ => Optional(null, NpgsqlDbType.Array | NpgsqlDbType.Text))];
-        }
-
-        using var document = JsonDocument.Parse(given.Text);
+        using var document = JsonDocument.Parse(metadata.Text);
         var criteria = document.RootElement.EnumerateObject().Select(property => property.Value.ValueKind switch
         {
             JsonValueKind.String => (property.Name, Kind: "string", Value: property.Value.GetString()!),
             JsonValueKind.Number => (property.Name, Kind: "number", Value: property.Value.GetDecimal().ToString(CultureInfo.InvariantCulture)),
             _ => (property.Name, Kind: "boolean", Value: property.Value.ValueKind == JsonValueKind.True ? "true" : "false"),
         }).ToList();
-        return
-        [
+        return (
             Value<string[]>([.. criteria.Select(c => c.Name)]),
             Value<string[]>([.. criteria.Select(c => c.Kind)]),
-            Value<string[]>([.. criteria.Select(c => c.Value)]),
-        ];
+            Value<string[]>([.. criteria.Select(c => c.Value)]));
     }
-
-    private static NpgsqlParameter Optional(object? value, NpgsqlDbType type) => new() { Value = value ?? DBNull.Value, NpgsqlDbType = type };
-
 }
