@@ -29,6 +29,11 @@ public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) :
         var job = await partner.Client.CreateJobAsync($$"""{"order_ids":[{{string.Join(",", ids)}}],"reason":"out_of_stock"}""");
         await Eventually.TrueAsync(async () => await WaitingOnLocksAsync() >= 4, () => "The workers' first batches never waited on the held orders.");
 
+        // Running: the answer says when to ask again (once stopped, WaitForJobAsync checks it no longer does).
+        var running = await partner.Client.GetAsync($"/v1/cancellation-jobs/{job}");
+        Assert.Equal("running", (await running.ShouldBeAsync(HttpStatusCode.OK)).GetProperty("status").GetString());
+        Assert.Equal(TimeSpan.FromSeconds(CancellationJobEndpoints.PollAfterSeconds), running.Headers.RetryAfter?.Delta);
+
         var stopping = partner.Client.PostAsync($"/v1/cancellation-jobs/{job}/stop", null);
         await Eventually.TrueAsync(async () => await WaitingOnLocksAsync() >= 5, () => "The stop did not wait for the batches in flight.");
         Assert.False(stopping.IsCompleted, "The stop answered while batches were still in flight.");
@@ -36,6 +41,7 @@ public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) :
 
         var stopped = await (await stopping).ShouldBeAsync(HttpStatusCode.OK);
         Assert.Equal("stopped", stopped.GetProperty("status").GetString());
+        await partner.Client.WaitForJobAsync(job, "stopped");
         var counts = stopped.GetProperty("counts");
         Assert.Equal(Orders, counts.GetProperty("matched").GetInt32());
         Assert.Equal(400, counts.GetProperty("processed").GetInt32());

@@ -205,6 +205,13 @@ public sealed class OpenApiContractTests(ApiFactory api)
             }
         }
 
+        // A job's creation and its status say when to poll it again.
+        foreach (var (path, method, status) in new[] { ("/v1/cancellation-jobs", "POST", "202"), ("/v1/cancellation-jobs/{id}", "GET", "200") })
+        {
+            var headers = document.Operation(path, method)["responses"]![status]!["headers"]!.AsObject();
+            Assert.True(headers.ContainsKey("Retry-After"), $"{method} {path} {status}: no Retry-After");
+        }
+
         var list = document.Operation("/v1/orders", "GET")["parameters"]!.AsArray();
         Assert.Equal("integer", list.Single(p => p!["name"]!.GetValue<string>() == "limit")!["schema"]!["type"]!.GetValue<string>());
         Assert.Equal("#/components/schemas/OrderStatus", list.Single(p => p!["name"]!.GetValue<string>() == "status")!["schema"]!["$ref"]!.GetValue<string>());

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using OrderCancel.Api.CancellationJobs;
 
 namespace OrderCancel.Api.Tests.Infrastructure;
 
@@ -13,6 +14,7 @@ public static class Jobs
         var id = job.GetProperty("id").GetGuid();
         Assert.Equal($"/v1/cancellation-jobs/{id}", response.Headers.Location?.OriginalString);
         Assert.Equal("queued", job.GetProperty("status").GetString());
+        Assert.Equal(TimeSpan.FromSeconds(CancellationJobEndpoints.PollAfterSeconds), response.Headers.RetryAfter?.Delta);
         return id;
     }
 
@@ -23,8 +25,13 @@ public static class Jobs
         await Eventually.TrueAsync(
             async () =>
             {
-                job = await (await client.GetAsync($"/v1/cancellation-jobs/{id}")).ShouldBeAsync(HttpStatusCode.OK);
-                return job.GetProperty("status").GetString() == status;
+                var response = await client.GetAsync($"/v1/cancellation-jobs/{id}");
+                job = await response.ShouldBeAsync(HttpStatusCode.OK);
+                var now = job.GetProperty("status").GetString();
+                // Until it has finished, the answer says when to ask again; after, nothing is left to wait for.
+                var advised = now is "queued" or "running" ? TimeSpan.FromSeconds(CancellationJobEndpoints.PollAfterSeconds) : (TimeSpan?)null;
+                Assert.Equal(advised, response.Headers.RetryAfter?.Delta);
+                return now == status;
             },
             () => $"Job {id} did not become {status}: {job}");
         return job;

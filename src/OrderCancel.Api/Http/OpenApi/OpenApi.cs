@@ -277,6 +277,11 @@ public static class OpenApi
                     headers["Location"] = Headers.Location(status);
                 }
 
+                if (contract.Headers.HasFlag(OperationHeaders.RetryAfter))
+                {
+                    headers["Retry-After"] = Headers.RetryAfter("While the work is queued or running: seconds to wait before asking for it again (an answer replayed for an Idempotency-Key carries none). Absent once it has finished.");
+                }
+
                 if (keyed)
                 {
                     headers["Idempotent-Replayed"] = Headers.IdempotentReplayed();
@@ -399,9 +404,9 @@ public static class OpenApi
             Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("return=minimal")] },
         };
 
-        public static OpenApiHeader RetryAfter() => new()
+        public static OpenApiHeader RetryAfter(string description = "Seconds to wait before trying again.") => new()
         {
-            Description = "Seconds to wait before trying again.",
+            Description = description,
             Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1" },
         };
     }

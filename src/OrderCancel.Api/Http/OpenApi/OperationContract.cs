@@ -16,6 +16,9 @@ public enum OperationHeaders
 
     /// <summary>Answers the order's version in <c>ETag</c>.</summary>
     ETag = 4,
+
+    /// <summary>Answers <c>Retry-After</c> while the work it reports is under way: when to ask again.</summary>
+    RetryAfter = 8,
 }
 
 /// <summary>A named request body example; the first one an operation declares is Swagger UI's default.</summary>
