@@ -39,6 +39,9 @@ public sealed class CancellationJob
 
     public CancellationJobStatus Status { get; set; }
 
+    /// <summary>Queued or running: not finished yet (a stop still ends it; a poll is asked to come back).</summary>
+    public bool UnderWay => Status is CancellationJobStatus.Queued or CancellationJobStatus.Running;
+
     public bool DryRun { get; init; }
 
     /// <summary>The request as accepted (<see cref="JobRequest"/> as JSON), without the ids of <see cref="OrderIds"/>.</summary>

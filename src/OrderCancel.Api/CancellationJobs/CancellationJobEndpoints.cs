@@ -152,7 +152,7 @@ public static class CancellationJobEndpoints
             return NotFound(id);
         }
 
-        if (job.Status is CancellationJobStatus.Queued or CancellationJobStatus.Running)
+        if (job.UnderWay)
         {
             await CancellationJobRunner.FinishAsync(db, job, CancellationJobStatus.Stopped, http.User.Actor(), clock.GetUtcNow(), cancellation);
         }
@@ -167,7 +167,7 @@ public static class CancellationJobEndpoints
 
     private static void AdvisePoll(HttpResponse response, CancellationJob job)
     {
-        if (job.Status is CancellationJobStatus.Queued or CancellationJobStatus.Running)
+        if (job.UnderWay)
         {
             response.Headers.RetryAfter = PollAfterSeconds.ToString(CultureInfo.InvariantCulture);
         }
