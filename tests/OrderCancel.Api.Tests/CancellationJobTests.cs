@@ -279,6 +279,69 @@ public sealed class CancellationJobTests(ApiFactory api)
         Assert.True(read <= 2 * recalled.Count, $"The selection read {read} order rows to find {recalled.Count}: {plan.RootElement}");
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(100)]
+    [InlineData(101)]
+    [InlineData(250)]
+    public async Task A_jobs_orders_are_fixed_in_id_order_in_chunks_of_a_batch_each_full_but_the_last(int orders)
+    {
+        var partner = await api.NewPartnerAsync();
+        var template = (await partner.Client.CreateOrderAsync()).Id();
+        await Sql.ExecuteAsync(api.ConnectionString, CopiesSql, ("template", template), ("count", orders - 1));
+        var expected = await Sql.ScalarAsync<long[]>(api.ConnectionString,
+            "SELECT array_agg(id ORDER BY id) FROM orders WHERE partner_id = @partner", ("partner", partner.Id));
+
+        // The job's own statement for a filter every order of the partner meets, run in a transaction rolled back after.
+        var job = Guid.CreateVersion7();
+        var selection = CancellationJobRows.SelectByFilter(job, partner.Id, new JobFilter(Domain.OrderStatus.Pending, null, null, null, null, null, null, null));
+        await using var connection = new NpgsqlConnection(api.ConnectionString);
+        await connection.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand(selection.CommandText, connection, transaction))
+        {
+            foreach (NpgsqlParameter parameter in selection.Parameters)
+            {
+                insert.Parameters.Add(parameter.Clone());
+            }
+
+            Assert.Equal((orders + 99) / 100, await insert.ExecuteNonQueryAsync());
+        }
+
+        List<(long First, long[] Ids)> chunks = [];
+        await using (var read = new NpgsqlCommand("SELECT first_order_id, order_ids FROM cancellation_job_chunks WHERE job_id = $1 ORDER BY first_order_id", connection, transaction)
+        {
+            Parameters = { new NpgsqlParameter { Value = job } },
+        })
+        await using (var reader = await read.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                chunks.Add((reader.GetInt64(0), reader.GetFieldValue<long[]>(1)));
+            }
+        }
+
+        await transaction.RollbackAsync();
+        Assert.Equal(expected, chunks.SelectMany(c => c.Ids));
+        Assert.All(chunks, c => Assert.Equal(c.Ids[0], c.First));
+        Assert.All(chunks[..^1], c => Assert.Equal(100, c.Ids.Length));
+        Assert.InRange(chunks[^1].Ids.Length, 1, 100);
+    }
+
+    [Fact]
+    public async Task A_filter_that_matches_nothing_completes_with_nothing_matched()
+    {
+        var partner = await api.NewPartnerAsync();
+        await partner.Client.CreateOrderAsync();
+
+        var job = await partner.Client.RunJobAsync("""{"filter":{"customer_ref":"nobody-has-this"},"reason":"out_of_stock"}""");
+
+        var counts = job.GetProperty("counts");
+        Assert.Equal(0, counts.GetProperty("matched").GetInt32());
+        Assert.Equal(0, counts.GetProperty("processed").GetInt32());
+        Assert.Empty(await partner.Client.JobResultsAsync(job.GetProperty("id").GetGuid()));
+    }
+
     /// <summary>The template order copied <c>@count</c> times under new ids, nothing scheduled on the copies.</summary>
     private const string CopiesSql = """
         WITH copies AS (

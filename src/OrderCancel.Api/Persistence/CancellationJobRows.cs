@@ -53,13 +53,16 @@ internal static class CancellationJobRows
 
     /// <summary>
     /// The ids <paramref name="selection"/> answers (one column, <c>id</c>), ascending, in chunks of a batch
-    /// (<see cref="BackgroundBatches.BatchSize"/>): so every chunk but the job's last is full.
+    /// (<see cref="BackgroundBatches.BatchSize"/>): so every chunk but the job's last is full. The ids are sorted once
+    /// into one array and the chunks sliced from it; numbering them with <c>row_number()</c> and grouping by chunk
+    /// sorted them twice, the second time on disk past a few tens of thousands (100,000 ids: 380 ms against 280;
+    /// 700,000: 1.1–1.5 s against 0.29, bench/README.md). None selected: no array, no chunk.
     /// </summary>
     private static string InsertChunks(string selection) => $"""
         INSERT INTO cancellation_job_chunks (job_id, first_order_id, order_ids)
-        SELECT $1, min(id), array_agg(id ORDER BY id)
-        FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / {BackgroundBatches.BatchSize} AS chunk FROM ({selection}) AS selected) AS numbered
-        GROUP BY chunk
+        SELECT $1, s.ids[c * {BackgroundBatches.BatchSize} + 1], s.ids[c * {BackgroundBatches.BatchSize} + 1 : (c + 1) * {BackgroundBatches.BatchSize}]
+        FROM (SELECT array_agg(id ORDER BY id) AS ids FROM ({selection}) AS selected) AS s,
+             generate_series(0, (cardinality(s.ids) - 1) / {BackgroundBatches.BatchSize}) AS c
         """;
 
     /// <summary>
