@@ -4,8 +4,6 @@ using FluentValidation;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OrderCancel.Api.CancellationJobs;
@@ -47,17 +45,9 @@ public static class OrderCancelApp
         services.AddExceptionHandler<ExceptionHandler>();
         services.AddSingleton<DatabaseOutage>();
 
-        services.AddDbContextPool<OrdersDbContext>((provider, options) => options
-            .UseNpgsql(Database.ConnectionString(provider.GetRequiredService<IConfiguration>()))
-            .UseSnakeCaseNamingConvention()
-            // A failure is logged once, where it is handled: a fault by the exception handler with its stack, a lost
-            // database as one outage (DatabaseOutage). EF Core's own error events would repeat each with a stack.
-            .ConfigureWarnings(warnings => warnings.Ignore(
-                RelationalEventId.ConnectionError,
-                RelationalEventId.CommandError,
-                RelationalEventId.TransactionError,
-                CoreEventId.QueryIterationFailed,
-                CoreEventId.SaveChangesFailed)));
+        services.AddDbContextPool<OrdersDbContext>((provider, options) =>
+            Database.UseOrders(options, Database.ConnectionString(provider.GetRequiredService<IConfiguration>())));
+        services.AddSingleton<BackgroundDatabase>();
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddDataProtection().SetApplicationName("OrderCancel").PersistKeysToDbContext<OrdersDbContext>();

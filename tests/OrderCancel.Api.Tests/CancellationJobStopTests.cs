@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -113,10 +115,24 @@ public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) :
     }
 
     [Fact]
-    public async Task A_job_completes_while_a_request_stays_in_flight_throughout()
+    public async Task A_job_completes_while_a_request_stays_in_flight_throughout_pausing_after_each_batch_as_long_as_it_took()
     {
         var partner = await api.NewPartnerAsync();
-        var ids = await CreateOrdersAsync(partner, 250);
+        var ids = await CreateOrdersAsync(partner, 350);
+        ConcurrentQueue<Activity> batches = [];
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == Telemetry.Telemetry.SourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = activity =>
+            {
+                if (activity.OperationName == "cancellation_job.batch")
+                {
+                    batches.Enqueue(activity);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
         var other = (await partner.Client.CreateOrderAsync()).Id();
         await using var request = new NpgsqlConnection(api.ConnectionString);
         await request.OpenAsync();
@@ -130,6 +146,16 @@ public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) :
         var done = await partner.Client.WaitForJobAsync(job);
         Assert.False(inFlight.IsCompleted, "The request ended before the job: it was not in flight throughout.");
         Assert.Equal(ids.Length, done.GetProperty("counts").GetProperty("cancelled").GetInt32());
+
+        // One batch at a time, each full one followed by a pause at least as long as its span (the pause is as long as
+        // its whole transaction took), so a job under steady traffic takes at most about half of one worker's time.
+        var spans = batches.Where(b => Equals(b.GetTagItem("ordercancel.job.id"), job)).OrderBy(b => b.StartTimeUtc).ToList();
+        Assert.Equal(4, spans.Count);
+        foreach (var (batch, next) in spans.Zip(spans.Skip(1)))
+        {
+            var pause = next.StartTimeUtc - (batch.StartTimeUtc + batch.Duration);
+            Assert.True(pause >= batch.Duration - TimeSpan.FromMilliseconds(1), $"A batch of {batch.Duration.TotalMilliseconds} ms was followed by a pause of {pause.TotalMilliseconds} ms.");
+        }
 
         await holdRequest.CommitAsync();
         await (await inFlight).ShouldBeAsync(HttpStatusCode.OK);

@@ -15,7 +15,7 @@ namespace OrderCancel.Api.CancellationJobs;
 /// so whichever instance dies when, no order is changed twice and none is skipped.
 /// </summary>
 public sealed class CancellationJobRunner(
-    IServiceScopeFactory scopes, TimeProvider clock, OrderCancelMetrics metrics, InteractiveLoad load, ILogger<CancellationJobRunner> logger)
+    BackgroundDatabase database, TimeProvider clock, OrderCancelMetrics metrics, InteractiveLoad load, ILogger<CancellationJobRunner> logger)
 {
     /// <summary>
     /// Starts every queued job, then works every running one until it is done or stopped. Returns the orders processed.
@@ -35,7 +35,7 @@ public sealed class CancellationJobRunner(
             var jobId = sweep.JobId;
             try
             {
-                var batches = await BackgroundBatches.RunAsync(scopes, (db, token) => ProcessBatchAsync(db, sweep, token), Record, cancellation, load);
+                var batches = await BackgroundBatches.RunAsync(database, (db, token) => ProcessBatchAsync(db, sweep, token), Record, cancellation, load);
                 processed += batches.Sum();
                 await InTransactionAsync((db, token) => CompleteIfDoneAsync(db, jobId, token), cancellation);
             }
@@ -208,8 +208,7 @@ public sealed class CancellationJobRunner(
 
     private async Task<T> InTransactionAsync<T>(Func<OrdersDbContext, CancellationToken, Task<T>> work, CancellationToken cancellation)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+        await using var db = database.NewContext();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
         var result = await work(db, cancellation);
         await transaction.CommitAsync(cancellation);

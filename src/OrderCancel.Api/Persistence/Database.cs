@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OrderCancel.Api.Partners;
 
@@ -51,6 +52,35 @@ public static class Database
         return builder.ConnectionString;
     }
 
+    /// <summary>
+    /// What background work (the scheduler's and bulk jobs' batches, <see cref="Scheduling.BackgroundBatches"/>)
+    /// connects with: the requests' string (<see cref="ConnectionString"/>) with an application name of its own, so its
+    /// connections are a pool of their own, at most <see cref="Scheduling.BackgroundBatches.Workers"/>, and show as such
+    /// in <c>pg_stat_activity</c>. On the requests' pool, a batch holding a connection for its whole transaction took one
+    /// of the few a pool sized to the database's cores has (README, connection budget), and requests queued behind it.
+    /// </summary>
+    public static string BackgroundConnectionString(IConfiguration configuration)
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString(configuration));
+        builder.ApplicationName = $"{(string.IsNullOrEmpty(builder.ApplicationName) ? "OrderCancel" : builder.ApplicationName)} background";
+        builder.MaxPoolSize = Scheduling.BackgroundBatches.Workers;
+        builder.MinPoolSize = Math.Min(builder.MinPoolSize, builder.MaxPoolSize);
+        return builder.ConnectionString;
+    }
+
+    /// <summary>The context's settings, on whichever connection string (requests' or background work's).</summary>
+    public static DbContextOptionsBuilder UseOrders(DbContextOptionsBuilder options, string connectionString) => options
+        .UseNpgsql(connectionString)
+        .UseSnakeCaseNamingConvention()
+        // A failure is logged once, where it is handled: a fault by the exception handler with its stack, a lost
+        // database as one outage (DatabaseOutage). EF Core's own error events would repeat each with a stack.
+        .ConfigureWarnings(warnings => warnings.Ignore(
+            RelationalEventId.ConnectionError,
+            RelationalEventId.CommandError,
+            RelationalEventId.TransactionError,
+            CoreEventId.QueryIterationFailed,
+            CoreEventId.SaveChangesFailed));
+
     /// <summary>Applies pending migrations, then encrypts any webhook secret still stored in plain text.</summary>
     public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellation)
     {
@@ -79,6 +109,19 @@ public static class Database
             await DemoPartner.SeedAsync(db, demoKey, TimeProvider.System.GetUtcNow(), cancellation);
         }
     }
+}
+
+/// <summary>
+/// Contexts on background work's own connections (<see cref="Database.BackgroundConnectionString"/>), one per batch:
+/// a request's connections stay the requests'.
+/// </summary>
+public sealed class BackgroundDatabase(IConfiguration configuration, ILoggerFactory loggers)
+{
+    private readonly DbContextOptions<OrdersDbContext> _options = (DbContextOptions<OrdersDbContext>)Database
+        .UseOrders(new DbContextOptionsBuilder<OrdersDbContext>().UseLoggerFactory(loggers), Database.BackgroundConnectionString(configuration))
+        .Options;
+
+    public OrdersDbContext NewContext() => new(_options);
 }
 
 /// <summary><c>/health/ready</c>: the database answers.</summary>

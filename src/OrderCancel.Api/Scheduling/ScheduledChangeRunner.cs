@@ -16,13 +16,13 @@ internal sealed record SchedulerBatch(int Applied, int Failed, List<(OrderChange
 /// <c>FOR UPDATE SKIP LOCKED</c> in one transaction, so several instances sweeping the same database
 /// never take the same order and each change applies exactly once.
 /// </summary>
-public sealed class ScheduledChangeRunner(IServiceScopeFactory scopes, TimeProvider clock, OrderCancelMetrics metrics)
+public sealed class ScheduledChangeRunner(BackgroundDatabase database, TimeProvider clock, OrderCancelMetrics metrics)
 {
     /// <param name="partnerId">Only this partner's orders (the test route); all when null (the worker).</param>
     public async Task<SweepResult> ApplyDueAsync(DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
     {
         var batches = await BackgroundBatches.RunAsync(
-            scopes,
+            database,
             (db, token) => ApplyBatchAsync(db, asOf, partnerId, token),
             batch =>
             {
