@@ -32,9 +32,10 @@ as_postgres psql -h "$data" -p "$db_port" -U postgres -qc "CREATE DATABASE bench
 # Both targets get the same connection settings: Npgsql's safe defaults, as the service uses them (Persistence/Database.cs).
 # ORDERCANCEL_BENCH_SERVICE_CONN_EXTRA adds settings to the service's alone, e.g. to measure what a faster one would save.
 conn="Host=127.0.0.1;Port=$db_port;Database=bench;Username=postgres;Maximum Pool Size=128"
-# The events feed has no baseline to share settings with: the service runs as README.md's connection budget tells an
-# operator to size it, a pool of about the database's cores when it shares them (here with the service and wrk).
-if [[ " $* " == *" --only events "* ]] && [ -z "${ORDERCANCEL_BENCH_SERVICE_CONN_EXTRA+set}" ]; then
+# The events feed and the bulk job have no baseline to share settings with: the service runs as README.md's connection
+# budget tells an operator to size it, a pool of about the database's cores when it shares them (here with the service
+# and wrk). Background work's batches have a pool of their own beside it (Persistence/Database.cs).
+if [[ " $* " == *" --only events "* || " $* " == *" --only bulk "* ]] && [ -z "${ORDERCANCEL_BENCH_SERVICE_CONN_EXTRA+set}" ]; then
   ORDERCANCEL_BENCH_SERVICE_CONN_EXTRA="Maximum Pool Size=$(nproc)"
   echo "The service's pool: $(nproc) connections, the database's cores (set ORDERCANCEL_BENCH_SERVICE_CONN_EXTRA= for the bench's 128)." >&2
 fi
