@@ -25,7 +25,7 @@ public sealed class CancellationJobRunner(
     {
         await StartQueuedAsync(cancellation);
 
-        List<JobSweep> running = await InTransactionAsync(
+        List<JobSweep> running = await database.InTransactionAsync(
             (db, token) => db.CancellationJobs.Where(j => j.Status == CancellationJobStatus.Running).OrderBy(j => j.CreatedAt)
                 .Select(j => new JobSweep(j.Id, j.PartnerId, j.DryRun)).ToListAsync(token),
             cancellation);
@@ -57,7 +57,7 @@ public sealed class CancellationJobRunner(
             QueuedJob? claimed = null;
             try
             {
-                var startedOne = await InTransactionAsync(
+                var startedOne = await database.InTransactionAsync(
                     async (db, token) =>
                     {
                         claimed = await db.ClaimCancellationJobToStartAsync([.. failed], token);
@@ -206,17 +206,8 @@ public sealed class CancellationJobRunner(
         await FinishAsync(db, job, CancellationJobStatus.Completed, Actors.Job(jobId), clock.GetUtcNow(), cancellation);
     }
 
-    private async Task<T> InTransactionAsync<T>(Func<OrdersDbContext, CancellationToken, Task<T>> work, CancellationToken cancellation)
-    {
-        await using var db = database.NewContext();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
-        var result = await work(db, cancellation);
-        await transaction.CommitAsync(cancellation);
-        return result;
-    }
-
     private Task<bool> InTransactionAsync(Func<OrdersDbContext, CancellationToken, Task> work, CancellationToken cancellation) =>
-        InTransactionAsync(
+        database.InTransactionAsync(
             async (db, token) =>
             {
                 await work(db, token);

@@ -112,8 +112,8 @@ public static class Database
 }
 
 /// <summary>
-/// Contexts on background work's own connections (<see cref="Database.BackgroundConnectionString"/>), one per batch:
-/// a request's connections stay the requests'.
+/// Transactions on background work's own connections (<see cref="Database.BackgroundConnectionString"/>), each on a
+/// context of its own: a request's connections stay the requests'.
 /// </summary>
 public sealed class BackgroundDatabase(IConfiguration configuration, ILoggerFactory loggers)
 {
@@ -121,7 +121,15 @@ public sealed class BackgroundDatabase(IConfiguration configuration, ILoggerFact
         .UseOrders(new DbContextOptionsBuilder<OrdersDbContext>().UseLoggerFactory(loggers), Database.BackgroundConnectionString(configuration))
         .Options;
 
-    public OrdersDbContext NewContext() => new(_options);
+    /// <summary>Runs <paramref name="work"/> in a transaction, committed when it returns; the connection is given back before this returns.</summary>
+    public async Task<T> InTransactionAsync<T>(Func<OrdersDbContext, CancellationToken, Task<T>> work, CancellationToken cancellation)
+    {
+        await using var db = new OrdersDbContext(_options);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
+        var result = await work(db, cancellation);
+        await transaction.CommitAsync(cancellation);
+        return result;
+    }
 }
 
 /// <summary><c>/health/ready</c>: the database answers.</summary>

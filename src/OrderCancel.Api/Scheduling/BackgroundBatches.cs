@@ -53,7 +53,8 @@ public static class BackgroundBatches
                 }
 
                 var started = Stopwatch.GetTimestamp();
-                var claimed = await CommitBatchAsync(database, batch, committed, summaries, cancellation);
+                var (claimed, result) = await database.InTransactionAsync(batch, cancellation);
+                summaries.Add(committed(result));
                 if (claimed < BatchSize)
                 {
                     finished.TrySetResult();
@@ -69,22 +70,6 @@ public static class BackgroundBatches
             return summaries;
         }));
         return [.. sweeps.SelectMany(summaries => summaries)];
-    }
-
-    /// <summary>One batch in a transaction of its own, on background work's connections; returns how many items it claimed.</summary>
-    private static async Task<int> CommitBatchAsync<TBatch, TSummary>(
-        BackgroundDatabase database,
-        Func<OrdersDbContext, CancellationToken, Task<(int Claimed, TBatch Result)>> batch,
-        Func<TBatch, TSummary> committed,
-        List<TSummary> summaries,
-        CancellationToken cancellation)
-    {
-        await using var db = database.NewContext();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellation);
-        var (claimed, result) = await batch(db, cancellation);
-        await transaction.CommitAsync(cancellation);
-        summaries.Add(committed(result));
-        return claimed;
     }
 }
 
