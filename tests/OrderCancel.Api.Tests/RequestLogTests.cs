@@ -91,7 +91,8 @@ public sealed class RequestLogTests(RequestLogTests.ProxiedApi api) : IClassFixt
             && e.Properties["RequestPath"].ToString() == $"\"{path}\"");
 
     /// <summary>The service reaching PostgreSQL through a proxy the test can cut, with its log captured.</summary>
-    public sealed class ProxiedApi : ApiFactory
+    /// <summary>The service on a database behind <see cref="TcpProxy"/>, which a test can cut and restore.</summary>
+    public class ProxiedApi : ApiFactory
     {
         private readonly Lazy<TcpProxy> _proxy;
 
