@@ -79,7 +79,7 @@ public static class OrderCancelApp
         services.AddHostedService(provider => provider.GetRequiredService<WebhookDispatcher>());
         services.AddSingleton<ScheduledChangeRunner>();
         services.AddHostedService<ScheduledChangeWorker>();
-        services.AddSingleton<InteractiveLoad>();
+        services.AddSingleton(_ => new InteractiveLoad());
         services.AddSingleton<CancellationJobRunner>();
         services.AddSingleton<CancellationJobWorker>();
         services.AddHostedService(provider => provider.GetRequiredService<CancellationJobWorker>());

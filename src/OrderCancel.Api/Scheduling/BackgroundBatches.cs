@@ -26,10 +26,10 @@ public static class BackgroundBatches
     /// kept, the batch itself is not, so a sweep's memory does not grow with its size.
     /// </param>
     /// <param name="yieldTo">
-    /// When given, only one worker claims batches while it is busy: requests come first. The others wait until no
-    /// request is in flight (or the sweep is done), then look again; and the one, after each batch it committed while a
-    /// request was in flight, pauses as long as that batch took (unless the last request ends sooner), so under steady
-    /// traffic the work takes at most about half of one worker's time.
+    /// When given, only one worker claims batches while it is busy: requests come first. The others wait until the
+    /// requests have stopped (or the sweep is done), then look again; and the one, after each batch it committed while
+    /// requests were coming in, pauses as long as that batch took (unless they stop sooner), so under steady traffic the
+    /// work takes at most about half of one worker's time.
     /// </param>
     public static async Task<List<TSummary>> RunAsync<TBatch, TSummary>(
         BackgroundDatabase database,
@@ -48,7 +48,7 @@ public static class BackgroundBatches
             {
                 if (worker > 0 && yieldTo is { Busy: true })
                 {
-                    await Task.WhenAny(yieldTo.WhenIdle, finished.Task).WaitAsync(cancellation);
+                    await WaitAsync(yieldTo, Timeout.InfiniteTimeSpan, finished.Task, cancellation);
                     continue;
                 }
 
@@ -63,13 +63,23 @@ public static class BackgroundBatches
                 {
                     // A batch's statements and the orders it applies take the CPU requests run on: with the pause,
                     // single-order gets beside a job kept 74 % of their rate alone, 59 % without (bench/README.md).
-                    await Task.WhenAny(yieldTo.WhenIdle, finished.Task, Task.Delay(Stopwatch.GetElapsedTime(started), cancellation));
+                    await WaitAsync(yieldTo, Stopwatch.GetElapsedTime(started), finished.Task, cancellation);
                 }
             }
 
             return summaries;
         }));
         return [.. sweeps.SelectMany(summaries => summaries)];
+    }
+
+    /// <summary>Waits until the requests have stopped (<see cref="InteractiveLoad.QuietPeriod"/>), the work is finished, or <paramref name="atMost"/> has passed.</summary>
+    private static async Task WaitAsync(InteractiveLoad load, TimeSpan atMost, Task finished, CancellationToken cancellation)
+    {
+        // Ended with the wait, so a wait on the requests that is no longer needed does not linger until they stop.
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        await Task.WhenAny(load.WhenQuietAsync(waiting.Token), finished, Task.Delay(atMost, waiting.Token));
+        await waiting.CancelAsync();
+        cancellation.ThrowIfCancellationRequested();
     }
 }
 
