@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Persistence;
 using OrderCancel.Api.Scheduling;
@@ -22,9 +21,7 @@ public sealed class BackgroundBatchesYieldTests(DatabaseOnly database) : IClassF
     public async Task Requests_one_after_another_keep_the_work_on_one_worker_and_all_join_once_they_stop()
     {
         var load = new InteractiveLoad(Quiet);
-        var background = new BackgroundDatabase(
-            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Orders"] = database.ConnectionString }).Build(),
-            NullLoggerFactory.Instance);
+        var background = database.Services.GetRequiredService<BackgroundDatabase>();
 
         // Requests of 2 ms, each 5 ms after the one before it ended: none in flight in between.
         using var traffic = new CancellationTokenSource();
