@@ -90,10 +90,8 @@ public static class OrderCancelApp
         return builder;
     }
 
-    public static async Task UseOrderCancelAsync(this WebApplication app)
+    public static void UseOrderCancel(this WebApplication app)
     {
-        await Database.PrepareAsync(app);
-
         // Outermost, so the request log carries the status the client got, after the exception handler and the
         // status-code pages have written their answers; the handler itself logs a real fault with its stack.
         app.UseSerilogRequestLogging(options =>

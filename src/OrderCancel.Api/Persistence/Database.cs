@@ -81,24 +81,39 @@ public static class Database
             CoreEventId.QueryIterationFailed,
             CoreEventId.SaveChangesFailed));
 
-    /// <summary>Applies pending migrations, then encrypts any webhook secret still stored in plain text.</summary>
-    public static async Task MigrateAsync(IServiceProvider services, CancellationToken cancellation)
+    /// <summary>
+    /// Applies pending migrations. A database whose history names a migration this build does not have (one made before
+    /// the history was squashed into one baseline, or by a newer build) is not touched: one line says what to do, and
+    /// the answer is false.
+    /// </summary>
+    public static async Task<bool> MigrateAsync(IServiceProvider services, CancellationToken cancellation)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
-        await db.Database.MigrateAsync(cancellation);
+        var known = db.Database.GetMigrations().ToHashSet(StringComparer.Ordinal);
+        var foreign = (await db.Database.GetAppliedMigrationsAsync(cancellation)).FirstOrDefault(id => !known.Contains(id));
+        if (foreign is not null)
+        {
+            services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Database)).LogCritical(
+                "This database was made by another build of OrderCancel (its migration {Migration} is not one of this build's): "
+                + "builds before 2026-12-07 had 18 migrations, now one baseline. Drop the database and start again "
+                + "(the local one of ./scripts/run.sh: ./scripts/run.sh reset), or run the build that made it.",
+                foreign);
+            return false;
+        }
 
-        // Part of upgrading the data: secrets stored before they were encrypted at rest are encrypted now.
-        await services.GetRequiredService<Webhooks.WebhookSecrets>().ProtectPlaintextAsync(db, cancellation);
+        await db.Database.MigrateAsync(cancellation);
+        return true;
     }
 
-    /// <summary>Start-up work: migrations when configured, and the Development demo partner.</summary>
-    public static async Task PrepareAsync(WebApplication app)
+    /// <summary>Start-up work: migrations when configured, and the Development demo partner. False when the service must not start.</summary>
+    public static async Task<bool> PrepareAsync(WebApplication app)
     {
         var cancellation = app.Lifetime.ApplicationStopping;
-        if (app.Configuration.GetValue("Database:MigrateOnStartup", defaultValue: true))
+        if (app.Configuration.GetValue("Database:MigrateOnStartup", defaultValue: true)
+            && !await MigrateAsync(app.Services, cancellation))
         {
-            await MigrateAsync(app.Services, cancellation);
+            return false;
         }
 
         var demoKey = app.Configuration["Demo:ApiKey"];
@@ -108,6 +123,8 @@ public static class Database
             var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
             await DemoPartner.SeedAsync(db, demoKey, TimeProvider.System.GetUtcNow(), cancellation);
         }
+
+        return true;
     }
 }
 

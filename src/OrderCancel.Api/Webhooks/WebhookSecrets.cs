@@ -1,6 +1,4 @@
 using Microsoft.AspNetCore.DataProtection;
-using Microsoft.EntityFrameworkCore;
-using OrderCancel.Api.Persistence;
 
 namespace OrderCancel.Api.Webhooks;
 
@@ -18,27 +16,11 @@ public sealed class WebhookSecrets(IDataProtectionProvider protection)
 
     public string Protect(string secret) => _protector.Protect(secret);
 
-    /// <summary>The secret a stored value holds; a value from before encryption (<c>whsec_…</c>) is taken as it is.</summary>
-    public string Unprotect(string stored) =>
-        stored.StartsWith(WebhookSignature.SecretPrefix, StringComparison.Ordinal) ? stored : _protector.Unprotect(stored);
+    public string Unprotect(string stored) => _protector.Unprotect(stored);
 
     /// <summary>The secrets a delivery is signed with now: the current one, and the previous one during its overlap.</summary>
     public IReadOnlyList<string> SigningSecrets(string currentStored, string? previousStored, DateTimeOffset? previousUntil, DateTimeOffset now) =>
         previousStored is not null && previousUntil > now
             ? [Unprotect(previousStored), Unprotect(currentStored)]
             : [Unprotect(currentStored)];
-
-    /// <summary>Encrypts the secrets stored in plain text before this version; start-up runs it, and it is idempotent.</summary>
-    public async Task<int> ProtectPlaintextAsync(OrdersDbContext db, CancellationToken cancellation)
-    {
-        var plain = await db.WebhookEndpoints
-            .Where(w => w.ProtectedSecret.StartsWith(WebhookSignature.SecretPrefix))
-            .ToListAsync(cancellation);
-        foreach (var endpoint in plain)
-        {
-            endpoint.ProtectedSecret = Protect(endpoint.ProtectedSecret);
-        }
-
-        return await db.SaveChangesAsync(cancellation);
-    }
 }

@@ -26,6 +26,22 @@ public sealed class ServiceProcess : IDisposable
     public static async Task<ServiceProcess> StartAsync(string connectionString, IDictionary<string, string> settings)
     {
         var baseUrl = $"http://127.0.0.1:{FreePort()}";
+        var service = new ServiceProcess(Process.Start(StartInfo(connectionString, settings, "--urls", baseUrl))!, baseUrl);
+        await service.WaitUntilReadyAsync();
+        return service;
+    }
+
+    /// <summary>Runs the service with <paramref name="arguments"/> until it exits by itself (at most a minute): its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string connectionString, IDictionary<string, string> settings, params string[] arguments)
+    {
+        using var service = new ServiceProcess(Process.Start(StartInfo(connectionString, settings, arguments))!, baseUrl: "");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await service._process.WaitForExitAsync(timeout.Token);
+        return (service._process.ExitCode, service.Output());
+    }
+
+    private static ProcessStartInfo StartInfo(string connectionString, IDictionary<string, string> settings, params string[] arguments)
+    {
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = AppContext.BaseDirectory,
@@ -34,8 +50,11 @@ public sealed class ServiceProcess : IDisposable
             UseShellExecute = false,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OrderCancel.Api.dll"));
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add(baseUrl);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         start.Environment["ConnectionStrings__Orders"] = connectionString;
         start.Environment["Serilog__MinimumLevel__Default"] = "Warning";
@@ -44,9 +63,7 @@ public sealed class ServiceProcess : IDisposable
             start.Environment[key] = value;
         }
 
-        var service = new ServiceProcess(Process.Start(start)!, baseUrl);
-        await service.WaitUntilReadyAsync();
-        return service;
+        return start;
     }
 
     public HttpClient Client(string key)

@@ -13,8 +13,8 @@ using OrderCancel.Api.Persistence;
 namespace OrderCancel.Api.Persistence.Migrations
 {
     [DbContext(typeof(OrdersDbContext))]
-    [Migration("20261202011633_WebhookSecretsEncryptedAtRest")]
-    partial class WebhookSecretsEncryptedAtRest
+    [Migration("20261207111643_Baseline")]
+    partial class Baseline
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -25,6 +25,8 @@ namespace OrderCancel.Api.Persistence.Migrations
                 .HasAnnotation("Relational:MaxIdentifierLength", 63);
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
+
+            modelBuilder.HasSequence("order_line_ids");
 
             modelBuilder.HasSequence("orders_hilo_seq")
                 .IncrementsBy(10);
@@ -50,6 +52,188 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasName("pk_data_protection_keys");
 
                     b.ToTable("data_protection_keys", (string)null);
+                });
+
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJob", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("created_by");
+
+                    b.Property<bool>("DryRun")
+                        .HasColumnType("boolean")
+                        .HasColumnName("dry_run");
+
+                    b.Property<DateTimeOffset?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.Property<int>("Matched")
+                        .HasColumnType("integer")
+                        .HasColumnName("matched");
+
+                    b.PrimitiveCollection<long[]>("OrderIds")
+                        .HasColumnType("bigint[]")
+                        .HasColumnName("order_ids");
+
+                    b.Property<Guid>("PartnerId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("partner_id");
+
+                    b.Property<string>("Request")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("request");
+
+                    b.Property<DateTimeOffset?>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("status");
+
+                    b.Property<string>("Summary")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("summary");
+
+                    b.HasKey("Id")
+                        .HasName("pk_cancellation_jobs");
+
+                    b.HasIndex("PartnerId", "Id")
+                        .IsDescending(false, true)
+                        .HasDatabaseName("ix_cancellation_jobs_partner_id_id");
+
+                    b.HasIndex("Status", "CreatedAt")
+                        .HasDatabaseName("ix_cancellation_jobs_status_created_at")
+                        .HasFilter("status IN ('queued', 'running')");
+
+                    b.ToTable("cancellation_jobs", (string)null);
+                });
+
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobChunk", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<long>("FirstOrderId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("first_order_id");
+
+                    b.PrimitiveCollection<long[]>("OrderIds")
+                        .IsRequired()
+                        .HasColumnType("bigint[]")
+                        .HasColumnName("order_ids");
+
+                    b.HasKey("JobId", "FirstOrderId")
+                        .HasName("pk_cancellation_job_chunks");
+
+                    b.ToTable("cancellation_job_chunks", (string)null);
+                });
+
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobOrder", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<long>("OrderId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("order_id");
+
+                    b.Property<decimal?>("AmountReleased")
+                        .HasColumnType("numeric")
+                        .HasColumnName("amount_released");
+
+                    b.Property<string>("Code")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("code");
+
+                    b.Property<string>("Currency")
+                        .HasMaxLength(3)
+                        .HasColumnType("character(3)")
+                        .HasColumnName("currency")
+                        .IsFixedLength();
+
+                    b.Property<Guid?>("EventId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("event_id");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("outcome");
+
+                    b.Property<DateTimeOffset?>("ProcessedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("processed_at");
+
+                    b.HasKey("JobId", "OrderId")
+                        .HasName("pk_cancellation_job_orders");
+
+                    b.ToTable("cancellation_job_orders", (string)null);
+                });
+
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobTally", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<decimal>("AmountReleased")
+                        .HasColumnType("numeric")
+                        .HasColumnName("amount_released");
+
+                    b.Property<string>("Code")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("code");
+
+                    b.Property<string>("Currency")
+                        .HasMaxLength(3)
+                        .HasColumnType("character(3)")
+                        .HasColumnName("currency")
+                        .IsFixedLength();
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<int>("Orders")
+                        .HasColumnType("integer")
+                        .HasColumnName("orders");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("outcome");
+
+                    b.HasKey("Id")
+                        .HasName("pk_cancellation_job_tallies");
+
+                    b.HasIndex("JobId")
+                        .HasDatabaseName("ix_cancellation_job_tallies_job_id");
+
+                    b.ToTable("cancellation_job_tallies", (string)null);
                 });
 
             modelBuilder.Entity("OrderCancel.Api.Partners.ApiKey", b =>
@@ -94,6 +278,10 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<TimeSpan?>("CancellationWindow")
+                        .HasColumnType("interval")
+                        .HasColumnName("cancellation_window");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
@@ -103,6 +291,24 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)")
                         .HasColumnName("name");
+
+                    b.Property<DateTimeOffset?>("SettingsUpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("settings_updated_at");
+
+                    b.Property<int>("SettingsVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("settings_version");
+
+                    b.Property<string>("ShippingOnPartialCancel")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("shipping_on_partial_cancel");
+
+                    b.Property<TimeSpan?>("UnpaidOrderTtl")
+                        .HasColumnType("interval")
+                        .HasColumnName("unpaid_order_ttl");
 
                     b.HasKey("Id")
                         .HasName("pk_partners");
@@ -124,7 +330,8 @@ namespace OrderCancel.Api.Persistence.Migrations
 
                     b.Property<byte[]>("Body")
                         .HasColumnType("bytea")
-                        .HasColumnName("body");
+                        .HasColumnName("body")
+                        .HasAnnotation("Npgsql:Compression:", "lz4");
 
                     b.Property<string>("ContentType")
                         .HasMaxLength(200)
@@ -182,13 +389,14 @@ namespace OrderCancel.Api.Persistence.Migrations
                     b.Property<string>("Data")
                         .IsRequired()
                         .HasColumnType("json")
-                        .HasColumnName("data");
+                        .HasColumnName("data")
+                        .HasAnnotation("Npgsql:Compression:", "lz4");
 
                     b.Property<DateTimeOffset>("OccurredAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("occurred_at");
 
-                    b.Property<long>("OrderId")
+                    b.Property<long?>("OrderId")
                         .HasColumnType("bigint")
                         .HasColumnName("order_id");
 
@@ -285,6 +493,10 @@ namespace OrderCancel.Api.Persistence.Migrations
                     b.HasIndex("EndpointId", "CreatedAt")
                         .HasDatabaseName("ix_webhook_deliveries_endpoint_id_created_at");
 
+                    b.HasIndex("Status", "CreatedAt")
+                        .HasDatabaseName("ix_webhook_deliveries_status_created_at")
+                        .HasFilter("status <> 'pending'");
+
                     b.ToTable("webhook_deliveries", (string)null);
                 });
 
@@ -379,6 +591,10 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasColumnType("character(3)")
                         .HasColumnName("currency")
                         .IsFixedLength();
+
+                    b.Property<DateTimeOffset?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
 
                     b.Property<string>("Kind")
                         .IsRequired()
@@ -504,7 +720,7 @@ namespace OrderCancel.Api.Persistence.Migrations
                                 {
                                     b2.IsRequired();
 
-                                    b2.Property<int>("LineId");
+                                    b2.Property<long>("LineId");
 
                                     b2.Property<int>("Quantity");
 
@@ -565,7 +781,7 @@ namespace OrderCancel.Api.Persistence.Migrations
                                 {
                                     b2.IsRequired();
 
-                                    b2.Property<int>("LineId");
+                                    b2.Property<long>("LineId");
 
                                     b2.Property<int>("Quantity");
 
@@ -594,11 +810,39 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .IsDescending(false, true, true)
                         .HasDatabaseName("ix_orders_partner_id_created_at_id");
 
+                    b.HasIndex("PartnerId", "Kind", "CreatedAt", "Id")
+                        .IsDescending(false, false, true, true)
+                        .HasDatabaseName("ix_orders_partner_id_kind_created_at_id");
+
                     b.HasIndex("PartnerId", "Status", "CreatedAt", "Id")
                         .IsDescending(false, false, true, true)
                         .HasDatabaseName("ix_orders_partner_id_status_created_at_id");
 
+                    b.HasIndex("PartnerId", "Status", "Kind", "CreatedAt", "Id")
+                        .IsDescending(false, false, false, true, true)
+                        .HasDatabaseName("ix_orders_partner_id_status_kind_created_at_id");
+
                     b.ToTable("orders", (string)null);
+                });
+
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJob", b =>
+                {
+                    b.HasOne("OrderCancel.Api.Partners.Partner", null)
+                        .WithMany()
+                        .HasForeignKey("PartnerId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_cancellation_jobs_partners_partner_id");
+                });
+
+            modelBuilder.Entity("OrderCancel.Api.CancellationJobs.CancellationJobTally", b =>
+                {
+                    b.HasOne("OrderCancel.Api.CancellationJobs.CancellationJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_cancellation_job_tallies_cancellation_jobs_job_id");
                 });
 
             modelBuilder.Entity("OrderCancel.Api.Partners.ApiKey", b =>
@@ -617,7 +861,6 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .WithMany()
                         .HasForeignKey("OrderId")
                         .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
                         .HasConstraintName("fk_order_events_orders_order_id");
                 });
 
@@ -659,12 +902,8 @@ namespace OrderCancel.Api.Persistence.Migrations
 
                     b.OwnsMany("OrderCancel.Domain.OrderLine", "Lines", b1 =>
                         {
-                            b1.Property<long>("OrderId")
+                            b1.Property<long>("Id")
                                 .HasColumnType("bigint")
-                                .HasColumnName("order_id");
-
-                            b1.Property<int>("Id")
-                                .HasColumnType("integer")
                                 .HasColumnName("id");
 
                             b1.Property<int>("CancelledQuantity")
@@ -686,6 +925,10 @@ namespace OrderCancel.Api.Persistence.Migrations
                                 .HasColumnType("character varying(200)")
                                 .HasColumnName("name");
 
+                            b1.Property<long>("OrderId")
+                                .HasColumnType("bigint")
+                                .HasColumnName("order_id");
+
                             b1.Property<int>("Quantity")
                                 .HasColumnType("integer")
                                 .HasColumnName("quantity");
@@ -704,8 +947,14 @@ namespace OrderCancel.Api.Persistence.Migrations
                                 .HasColumnType("numeric")
                                 .HasColumnName("unit_price");
 
-                            b1.HasKey("OrderId", "Id")
+                            b1.HasKey("Id")
                                 .HasName("pk_order_lines");
+
+                            b1.HasIndex("OrderId")
+                                .HasDatabaseName("ix_order_lines_order_id");
+
+                            b1.HasIndex("Sku")
+                                .HasDatabaseName("ix_order_lines_sku");
 
                             b1.ToTable("order_lines", (string)null);
 
