@@ -623,7 +623,7 @@ internal static class Bulk
         var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid();
         var gets = await beside();
         // Polled as a partner following the answers' Retry-After would (1 s while the job is queued or running);
-        // before it was given, every 100 ms: ~110 polls a job instead of ~11 (bench/README.md).
+        // before it was given, every 100 ms: ~110 polls a job instead of ~11 (bench/HISTORY.md).
         var polls = 0;
         JsonElement job;
         while (true)

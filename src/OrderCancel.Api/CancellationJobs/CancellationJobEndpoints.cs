@@ -13,7 +13,7 @@ public static class CancellationJobEndpoints
     /// <summary>
     /// What a job that has not finished answers in <c>Retry-After</c>: ask again in a second. A job of 100,000 orders
     /// takes about ten here; each answer sums the job's tallies on the cores its batches run on, and a client polling
-    /// every 100 ms asked ~110 times a job (bench/README.md).
+    /// every 100 ms asked ~110 times a job (bench/HISTORY.md).
     /// </summary>
     public const int PollAfterSeconds = 1;
 

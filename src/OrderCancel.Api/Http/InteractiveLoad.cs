@@ -13,7 +13,7 @@ public sealed class InteractiveLoad
     /// The traffic is quiet when no request is in flight and fewer than two ended in the last quiet period. Under steady
     /// traffic the count in flight touches zero between one response and the next request: a bulk job's idle workers
     /// that joined in at each such instant ran four batches at once beside the requests, and single-order gets in those
-    /// moments had a p99 of 20–35 ms against 9–13 ms beside its one worker (bench/README.md). A lone request (a partner
+    /// moments had a p99 of 20–35 ms against 9–13 ms beside its one worker (bench/HISTORY.md). A lone request (a partner
     /// polling its job every second) holds the work back only while it is in flight.
     /// </summary>
     public static readonly TimeSpan DefaultQuietPeriod = TimeSpan.FromMilliseconds(50);

@@ -56,7 +56,7 @@ internal static class CancellationJobRows
     /// (<see cref="BackgroundBatches.BatchSize"/>): so every chunk but the job's last is full. The ids are sorted once
     /// into one array and the chunks sliced from it; numbering them with <c>row_number()</c> and grouping by chunk
     /// sorted them twice, the second time on disk past a few tens of thousands (100,000 ids: 380 ms against 280;
-    /// 700,000: 1.1–1.5 s against 0.29, bench/README.md). None selected: no array, no chunk.
+    /// 700,000: 1.1–1.5 s against 0.29, bench/HISTORY.md). None selected: no array, no chunk.
     /// </summary>
     private static string InsertChunks(string selection) => $"""
         INSERT INTO cancellation_job_chunks (job_id, first_order_id, order_ids)

@@ -16,7 +16,7 @@ public static class Database
     /// <summary>
     /// How the documents written on every change (an event's data, an idempotent answer's body) are compressed once a
     /// row passes PostgreSQL's ~2 KB threshold. Its default, pglz, took 2.9 s of the database's CPU to write 100,000
-    /// events of 1.9 KB where lz4 took 0.9 s, for 1,013 bytes stored instead of 957 (bench/README.md). lz4 needs a
+    /// events of 1.9 KB where lz4 took 0.9 s, for 1,013 bytes stored instead of 957 (bench/HISTORY.md). lz4 needs a
     /// PostgreSQL built <c>--with-lz4</c>: Debian's, the official Docker image and the major managed services are.
     /// </summary>
     public const string DocumentCompression = "lz4";
@@ -28,7 +28,7 @@ public static class Database
     /// under PostgreSQL's <c>max_connections</c> minus headroom (README, operator section). Automatic preparation after
     /// a rollback can leave a pooled connection corrupt (an open Npgsql bug, npgsql/npgsql#6391), and a connection that
     /// desyncs can hand one request the rows of another, so the faster settings are not defaults. <c>PoolStressTests</c>
-    /// runs a setting under error traffic before it may be one; bench/README.md says what the safe defaults cost.
+    /// runs a setting under error traffic before it may be one; bench/HISTORY.md says what the safe defaults cost.
     /// </summary>
     public static string ConnectionString(IConfiguration configuration)
     {

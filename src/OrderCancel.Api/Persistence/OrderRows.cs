@@ -13,7 +13,7 @@ namespace OrderCancel.Api.Persistence;
 /// <summary>
 /// The order aggregate's hot SQL, written by hand: reading an order, locking it, the scheduler's batch, and saving
 /// what a change did. EF Core maps the same tables and does everything else (migrations, creating orders, lists,
-/// events). Why by hand: EF's change tracking and unit of work were most of a cancel's CPU (bench/README.md).
+/// events). Why by hand: EF's change tracking and unit of work were most of a cancel's CPU (bench/HISTORY.md).
 /// </summary>
 /// <remarks>
 /// The JSON columns keep the layout EF Core gives complex types (property names as declared, enums as their

@@ -12,7 +12,7 @@ namespace OrderCancel.Api.Scheduling;
 /// </summary>
 public static class BackgroundBatches
 {
-    /// <summary>Orders a batch claims. Small on purpose: with 500 the heap grew by ~150 MB during a sweep of 100,000 for no gain (bench/README.md).</summary>
+    /// <summary>Orders a batch claims. Small on purpose: with 500 the heap grew by ~150 MB during a sweep of 100,000 for no gain (bench/HISTORY.md).</summary>
     public const int BatchSize = 100;
 
     /// <summary>Batches run side by side: while one waits on the database, another applies its orders.</summary>
@@ -62,7 +62,7 @@ public static class BackgroundBatches
                 else if (yieldTo is { Busy: true })
                 {
                     // A batch's statements and the orders it applies take the CPU requests run on: with the pause,
-                    // single-order gets beside a job kept 74 % of their rate alone, 59 % without (bench/README.md).
+                    // single-order gets beside a job kept 74 % of their rate alone, 59 % without (bench/HISTORY.md).
                     await WaitAsync(yieldTo, Stopwatch.GetElapsedTime(started), finished.Task, cancellation);
                 }
             }

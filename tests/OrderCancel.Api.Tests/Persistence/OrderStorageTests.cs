@@ -104,7 +104,7 @@ public sealed class OrderStorageTests(ApiFactory api)
 
     /// <summary>
     /// A document past PostgreSQL's ~2 KB row threshold is compressed as it is written, on every change: with lz4, not
-    /// the default pglz, which cost three times the CPU (bench/README.md).
+    /// the default pglz, which cost three times the CPU (bench/HISTORY.md).
     /// </summary>
     [Fact]
     public async Task Events_and_idempotent_answers_too_big_to_store_plainly_are_compressed_with_lz4()

@@ -35,7 +35,7 @@ public sealed class CancellationJobOrderConfiguration : IEntityTypeConfiguration
         builder.Property(o => o.Currency).HasMaxLength(3).IsFixedLength();
 
         // Written once, when the order is processed; no foreign key to the job: jobs are not deleted, and checking it
-        // cost a trigger call a row (bench/README.md, "Bulk jobs").
+        // cost a trigger call a row (bench/HISTORY.md, "Bulk jobs").
     }
 }
 

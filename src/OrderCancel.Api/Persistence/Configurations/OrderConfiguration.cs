@@ -67,7 +67,7 @@ public sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
             line.Property(l => l.Id).ValueGeneratedNever();
             line.HasIndex(OrderLineKey.OrderId);
             // A recall's job selects the orders carrying a SKU (SPEC §10): without it, every line of every partner was read
-            // (bench/README.md, "Bulk jobs").
+            // (bench/HISTORY.md, "Bulk jobs").
             line.HasIndex(l => l.Sku);
             line.Property(l => l.Sku).HasMaxLength(100);
             line.Property(l => l.Name).HasMaxLength(200);
@@ -86,7 +86,7 @@ public sealed class OrderConfiguration : IEntityTypeConfiguration<Order>
         builder.HasIndex(o => new { o.PartnerId, o.Status, o.CreatedAt, o.Id }).IsDescending(false, false, true, true);
 
         // The list's other filters, each a range read in the list's order so a page costs the same at any size
-        // (bench/README.md, "Cost at scale": the plans that chose them). The customer_ref one is created in SQL by
+        // (bench/HISTORY.md, "Cost at scale": the plans that chose them). The customer_ref one is created in SQL by
         // migration ListIndexesForKindsCombinationsAndCustomers: EF Core cannot index a complex type's column.
         builder.HasIndex(o => new { o.PartnerId, o.Kind, o.CreatedAt, o.Id }).IsDescending(false, false, true, true);
         builder.HasIndex(o => new { o.PartnerId, o.Status, o.Kind, o.CreatedAt, o.Id }).IsDescending(false, false, false, true, true);
