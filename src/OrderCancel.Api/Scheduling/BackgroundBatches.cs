@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using OrderCancel.Api.Http;
 using OrderCancel.Api.Persistence;
 
 namespace OrderCancel.Api.Scheduling;

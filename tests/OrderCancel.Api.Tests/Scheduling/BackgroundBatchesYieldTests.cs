@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using OrderCancel.Api.Http;
 using OrderCancel.Api.Persistence;
 using OrderCancel.Api.Scheduling;
 using OrderCancel.Api.Tests.Infrastructure;

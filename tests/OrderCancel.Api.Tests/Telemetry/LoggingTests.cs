@@ -4,7 +4,7 @@ using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using OrderCancel.Api.Http;
+using OrderCancel.Api.Telemetry;
 using OrderCancel.Api.Tests.Infrastructure;
 using Serilog.Core;
 using Serilog.Events;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace OrderCancel.Api.Http;
+namespace OrderCancel.Api.Scheduling;
 
 /// <summary>
 /// How many partner and admin requests this instance is answering right now (health, metrics and Swagger aside), so

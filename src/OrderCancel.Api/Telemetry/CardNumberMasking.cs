@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 using Serilog.Core;
 using Serilog.Events;
 
-namespace OrderCancel.Api.Http;
+namespace OrderCancel.Api.Telemetry;
 
 /// <summary>
 /// Masks anything that looks like a card number (13–19 digits, spaces or dashes between them) in log properties,

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
-using OrderCancel.Api.Http;
+using OrderCancel.Api.Scheduling;
 
 namespace OrderCancel.Api.Tests;
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace OrderCancel.Api.Http;
+namespace OrderCancel.Api.Telemetry;
 
 /// <summary>
 /// One logger per category, made once. Serilog's factory builds a new logger (with caches of its own) on every
