@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command for the benchmarks (issue 6): a throwaway PostgreSQL, the service and the raw baseline
+# One command for the benchmarks: a throwaway PostgreSQL, the service and the raw baseline
 # built in Release and started as processes on loopback, then the load generator. Prints the table
 # and keeps it in bench/results/latest.md. Not part of the test command.
 set -euo pipefail

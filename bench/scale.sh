@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The scale scenario (issue 19): one partner with 5,000,000 orders and one with 10,000 on one database, every
+# The scale scenario: one partner with 5,000,000 orders and one with 10,000 on one database, every
 # partner-facing read measured for both at concurrency 8; prints the table, then table sizes. Not part of
 # bench/run.sh or the test command: seeding alone takes minutes. Extra arguments go to OrderCancel.Scale
 # (--big 5000000 --small 10000 --requests 400). It cleans up after itself.

@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Npgsql;
 
-// Load for issue 6; bench/run.sh starts PostgreSQL, the service and the raw baseline, then runs this.
+// The load scenarios; bench/run.sh starts PostgreSQL, the service and the raw baseline, then runs this.
 // It seeds the orders, drives each scenario with wrk (bench/wrk/*.lua) at a fixed concurrency, samples
 // the target's RSS meanwhile, runs the scheduler sweep and prints the table.
 // Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --raw-pid PID --admin-key KEY --db CONNSTR
@@ -21,7 +21,7 @@ var seeder = new Seeder(http, db, options.Service);
 
 if (options.Only == "bulk")
 {
-    // The bulk job against the scheduler sweep, in one run (issue 16): no load scenarios, no raw baseline.
+    // The bulk job against the scheduler sweep, in one run: no load scenarios, no raw baseline.
     // Sweep, job, sweep: the process's RSS only grows, so a phase run later starts higher; the job is compared with
     // the sweep run before it and the one run after it.
     // Both paths are warmed up first (20,000 each, not reported): a cold first phase ran 40 % slower than the same
@@ -47,7 +47,7 @@ if (options.Only == "bulk")
 
 if (options.Only == "events")
 {
-    // The events feed and webhook recovery (issue 18) over a table of 5,000,000 events: pages of 100 from random
+    // The events feed and webhook recovery over a table of 5,000,000 events: pages of 100 from random
     // cursors at the run's concurrency, then one recovery of 100,000 events.
     // Single-order gets in the same run, before and after the pages, for what this machine's latency is at the time.
     var feed = await EventsBench.SeedAsync(seeder, EventsBench.Events);
@@ -64,7 +64,7 @@ if (options.Only == "events")
 
 if (options.Only == "expiry")
 {
-    // Unpaid orders expiring (issue 17) against the scheduler sweep, in one run, ordered as the bulk scenario is:
+    // Unpaid orders expiring against the scheduler sweep, in one run, ordered as the bulk scenario is:
     // both warmed up, then sweep, expiry backlog, sweep.
     await Sweep.RunAsync(http, seeder, options, Expiry.WarmUpOrders);
     await Expiry.RunAsync(http, seeder, options, Expiry.WarmUpOrders);
@@ -434,7 +434,7 @@ internal static class Sweep
 }
 
 /// <summary>
-/// A backlog of unpaid one-time orders past their <c>expires_at</c> (issue 17), all due at once, cancelled by the
+/// A backlog of unpaid one-time orders past their <c>expires_at</c>, all due at once, cancelled by the
 /// scheduler's sweep (through the test run route, as the sweep is) with reason <c>expired</c>.
 /// </summary>
 internal static class Expiry

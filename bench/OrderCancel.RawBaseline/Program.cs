@@ -5,7 +5,7 @@ using System.Text.Json;
 using Npgsql;
 using OrderCancel.Domain;
 
-// The raw baseline (issue 6): GET /v1/orders/{id} and a full immediate POST /v1/orders/{id}/cancel over
+// The raw baseline: GET /v1/orders/{id} and a full immediate POST /v1/orders/{id}/cancel over
 // the service's own schema with hand-written Npgsql SQL. It reads and writes the same rows (key lookup,
 // order row, lines; lines, order row and event on cancel) and writes the same JSON, so that
 // "service ÷ raw" measures what the service's layers cost. Nothing else: no validation, no problems

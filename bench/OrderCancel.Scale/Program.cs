@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Npgsql;
 
-// The scale scenario of issue 19 (bench/scale.sh starts PostgreSQL and the service, then runs this): one partner with
+// The scale scenario (bench/scale.sh starts PostgreSQL and the service, then runs this): one partner with
 // --big orders (5,000,000), another with --small (10,000), on one database; then p50 and p99 at concurrency 8 of
 // every partner-facing read for both, side by side, and the ratio. Orders are seeded in SQL from templates made
 // through the API (a pending, paid, cancelled, active, cancelled recurring and a scheduled one), so every row is a
@@ -31,7 +31,7 @@ var little = await seeder.PartnerAsync("small", small, offset: 9_000_000_000);
 await seeder.ExecAsync("VACUUM ANALYZE");
 Console.Error.WriteLine($"Seeded {big:N0} + {small:N0} orders in {clock.Elapsed.TotalMinutes:0.0} min.");
 
-// The same run measures the list's indexes both ways: first without the three that issue 19 added, then with them
+// The same run measures the list's indexes both ways: first without the three below, then with them
 // (built here, timed), so every figure and its ratio come from one database and one warm service.
 (string Name, string Create)[] added =
 [
