@@ -287,7 +287,7 @@ internal sealed class Seeder(HttpClient http, NpgsqlDataSource db, string adminK
         await command.ExecuteNonQueryAsync();
     }
 
-    /// <summary>Table and index sizes, and bytes per row, for the README's operator section.</summary>
+    /// <summary>Table and index sizes, and bytes per row, for docs/operations.md, "Sizes and growth".</summary>
     public async Task SizesAsync()
     {
         await using var command = db.CreateCommand("""

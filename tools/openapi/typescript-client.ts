@@ -1,5 +1,5 @@
 // Compiled by OpenApiLintTests against the types openapi-typescript generates from the served document
-// (generated/ordercancel.d.ts): the README's TypeScript client command works, and its types are the contract's.
+// (generated/ordercancel.d.ts): docs/api.md's TypeScript client command works, and its types are the contract's.
 import type { components, paths } from "./generated/ordercancel";
 
 type Order = components["schemas"]["OrderResponse"];

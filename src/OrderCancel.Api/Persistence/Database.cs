@@ -25,7 +25,7 @@ public static class Database
     /// <c>ConnectionStrings:Orders</c> with Npgsql's safe defaults (reset on close, no automatic preparation), and a
     /// connection budget: at most <see cref="DefaultMaxPoolSize"/> connections, idle ones closed after
     /// <see cref="DefaultIdleLifetimeSeconds"/> s, unless the string says otherwise. Instances × pool size must stay
-    /// under PostgreSQL's <c>max_connections</c> minus headroom (README, operator section). Automatic preparation after
+    /// under PostgreSQL's <c>max_connections</c> minus headroom (docs/operations.md, "Connection budget"). Automatic preparation after
     /// a rollback can leave a pooled connection corrupt (an open Npgsql bug, npgsql/npgsql#6391), and a connection that
     /// desyncs can hand one request the rows of another, so the faster settings are not defaults. <c>PoolStressTests</c>
     /// runs a setting under error traffic before it may be one; bench/HISTORY.md says what the safe defaults cost.
@@ -57,7 +57,7 @@ public static class Database
     /// connects with: the requests' string (<see cref="ConnectionString"/>) with an application name of its own, so its
     /// connections are a pool of their own, at most <see cref="Scheduling.BackgroundBatches.Workers"/>, and show as such
     /// in <c>pg_stat_activity</c>. On the requests' pool, a batch holding a connection for its whole transaction took one
-    /// of the few a pool sized to the database's cores has (README, connection budget), and requests queued behind it.
+    /// of the few a pool sized to the database's cores has (docs/operations.md, "Connection budget"), and requests queued behind it.
     /// </summary>
     public static string BackgroundConnectionString(IConfiguration configuration)
     {

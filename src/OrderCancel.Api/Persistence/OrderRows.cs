@@ -75,7 +75,7 @@ internal static class OrderRows
         WHERE id = $1 AND version = $2
         """;
 
-    /// <summary>Inserting an event also writes its webhook outbox rows, by a trigger (see the WebhookOutbox migration).</summary>
+    /// <summary>Inserting an event also writes its webhook outbox rows, by a trigger (the baseline migration; schema.sql shows it).</summary>
     private const string InsertEventSql = """
         INSERT INTO order_events (id, partner_id, order_id, type, occurred_at, actor, data)
         VALUES ($1, $2, $3, $4, $5, $6, $7::json)

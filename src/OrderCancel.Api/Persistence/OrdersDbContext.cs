@@ -43,7 +43,7 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
 
     /// <summary>
     /// Saves the changes together with the event each tracked order recorded (SPEC §2: same transaction).
-    /// Inserting an event also writes its webhook outbox rows, by a trigger (see the WebhookOutbox migration).
+    /// Inserting an event also writes its webhook outbox rows, by a trigger (the baseline migration; schema.sql shows it).
     /// </summary>
     public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
     {

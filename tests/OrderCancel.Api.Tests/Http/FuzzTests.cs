@@ -15,7 +15,7 @@ namespace OrderCancel.Api.Tests;
 /// impossible dates), its headers, its path and its query string. The property: no answer is a 5xx, and a refused
 /// request leaves the partner's orders, events and webhooks (and the partners and keys) exactly as they were.
 /// The test command runs a few hundred cases from a fixed seed; <c>FUZZ_CASES=20000</c> runs a long one, and
-/// <c>FUZZ_SEED</c> picks another seed (README, "Guarantees").
+/// <c>FUZZ_SEED</c> picks another seed (docs/development.md, "Long runs").
 /// </summary>
 public sealed class FuzzTests(FuzzTests.FuzzApi api) : IClassFixture<FuzzTests.FuzzApi>
 {

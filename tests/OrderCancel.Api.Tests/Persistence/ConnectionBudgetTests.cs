@@ -36,7 +36,7 @@ public sealed class ConnectionBudgetTests : IAsyncLifetime
     [Fact]
     public async Task Two_instances_under_a_burst_of_400_stay_within_48_connections_answer_no_5xx_but_503_and_give_idle_ones_back()
     {
-        // Each instance: its requests' pool and background work's (README, connection budget).
+        // Each instance: its requests' pool and background work's (docs/operations.md, "Connection budget").
         Assert.True(2 * (Database.DefaultMaxPoolSize + BackgroundBatches.Workers) <= Budget, "The default pools no longer fit two instances in this budget.");
         var connectionString = new NpgsqlConnectionStringBuilder(_server)
         {

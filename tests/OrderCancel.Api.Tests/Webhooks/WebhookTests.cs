@@ -223,7 +223,7 @@ public sealed class WebhookTests(ApiFactory api)
         Assert.Equal("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", signature);
     }
 
-    /// <summary>How a receiver verifies a delivery (the README shows the same code).</summary>
+    /// <summary>How a receiver verifies a delivery (docs/api.md, "Webhooks", shows the same code).</summary>
     public static bool Verifies(ReceivedWebhook webhook, string secret)
     {
         var key = Convert.FromBase64String(secret["whsec_".Length..]);
