@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -24,6 +25,14 @@ public static class Telemetry
     public static readonly ActivitySource Source = new(SourceName);
 
     /// <summary>
+    /// The running build: the assembly's informational version (the project's version and, where the build saw the git
+    /// checkout, <c>+</c> its commit). The <c>service.version</c> resource attribute, <c>ordercancel_build_info</c>'s
+    /// label, and the webhooks' <c>User-Agent</c>.
+    /// </summary>
+    public static readonly string Version =
+        typeof(Telemetry).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>
     /// Hosting starts a request Activity only when someone listens, and logs, problems and <c>traceresponse</c> need
     /// its trace id even where OpenTelemetry is turned off (<c>OTEL_SDK_DISABLED</c>) or samples the request out: this
     /// listener asks for no more than the ids.
@@ -44,7 +53,7 @@ public static class Telemetry
         _ = RequestIds.Value;
         services.AddSingleton<OrderCancelMetrics>();
         var telemetry = services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(ServiceName))
+            .ConfigureResource(resource => resource.AddService(ServiceName, serviceVersion: Version))
             .WithTracing(tracing => tracing
                 .AddSource(SourceName)
                 .AddAspNetCoreInstrumentation(options => options.Filter = http => !IsOperatorPath(http.Request.Path))
