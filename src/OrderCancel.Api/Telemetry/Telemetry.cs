@@ -66,7 +66,7 @@ public static class Telemetry
                 .AddRuntimeInstrumentation()
                 .AddNpgsqlInstrumentation()
                 .AddPrometheusExporter());
-        if (OtlpConfigured(configuration))
+        if (TelemetryExporters.OtlpConfigured(configuration))
         {
             telemetry.UseOtlpExporter();
         }
@@ -76,10 +76,15 @@ public static class Telemetry
 
     /// <summary>
     /// Answers every response with <c>traceresponse</c>, and serves <c>/metrics</c> unless turned off (default: on, but
-    /// off in Production unless <c>Telemetry:Prometheus</c> is true). It needs no key: keep it off the public edge.
+    /// off in Production unless <c>Telemetry:Prometheus</c> is true). It needs no key: keep it off the public edge. Logs
+    /// once where telemetry goes (<see cref="TelemetryExporters.Describe"/>).
     /// </summary>
     public static WebApplication UseOrderCancelTelemetry(this WebApplication app)
     {
+        var prometheus = app.Configuration.GetValue("Telemetry:Prometheus", defaultValue: !app.Environment.IsProduction());
+        app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Telemetry).FullName!)
+            .LogInformation("Telemetry: {Exporters:l}", TelemetryExporters.Describe(app.Configuration, prometheus));
+
         app.Use((context, next) =>
         {
             context.Response.OnStarting(() =>
@@ -93,7 +98,7 @@ public static class Telemetry
             });
             return next(context);
         });
-        if (app.Configuration.GetValue("Telemetry:Prometheus", defaultValue: !app.Environment.IsProduction()))
+        if (prometheus)
         {
             app.UseOpenTelemetryPrometheusScrapingEndpoint();
         }
@@ -105,9 +110,4 @@ public static class Telemetry
         path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase)
         || path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase)
         || path.StartsWithSegments("/swagger", StringComparison.OrdinalIgnoreCase);
-
-    private static bool OtlpConfigured(IConfiguration configuration) =>
-        !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
-        || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
-        || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"]);
 }
