@@ -28,6 +28,9 @@ public sealed class WebhookDispatcher(
     public const string HttpClientName = "webhooks";
     public const int BatchSize = 100;
 
+    /// <summary>Every attempt names the sender and its build, so a receiver's logs and firewall can tell us apart.</summary>
+    public static readonly ProductInfoHeaderValue UserAgent = new("OrderCancel-Webhooks", Telemetry.Telemetry.Version);
+
     /// <summary>Claims and sends what is due now; answers how many deliveries it attempted.</summary>
     public async Task<int> DispatchOnceAsync(CancellationToken cancellation)
     {
@@ -140,6 +143,7 @@ public sealed class WebhookDispatcher(
         var messageId = item.EventId.ToString();
         using var request = new HttpRequestMessage(HttpMethod.Post, item.Url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.UserAgent.Add(UserAgent);
         request.Headers.Add("webhook-id", messageId);
         request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
         var signing = secrets.SigningSecrets(item.ProtectedSecret, item.ProtectedPreviousSecret, item.PreviousSecretUntil, sentAt);
