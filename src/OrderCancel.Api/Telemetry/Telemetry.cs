@@ -12,7 +12,8 @@ namespace OrderCancel.Api.Telemetry;
 /// OpenTelemetry with the ecosystem's instrumentation: traces of each request (W3C <c>traceparent</c> honoured), its SQL
 /// (Npgsql), webhook sends and scheduler batches; metrics of the HTTP server and client, the runtime, Npgsql's pool and
 /// the service's own (<see cref="OrderCancelMetrics"/>). Exported over OTLP when the standard
-/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, and scraped by Prometheus at <c>/metrics</c> where enabled.
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, and scraped by Prometheus at <c>/metrics</c> where enabled. Background loops
+/// poll <see cref="Untraced"/>, so an idle service exports no traces.
 /// </summary>
 public static class Telemetry
 {
@@ -31,6 +32,16 @@ public static class Telemetry
     /// </summary>
     public static readonly string Version =
         typeof(Telemetry).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>
+    /// For a background loop's look for work: nothing under it makes a span, not even its SQL, because a poll that finds
+    /// nothing, every second all day, would be most of what a quiet service exports. Work the poll finds turns tracing
+    /// back on with <see cref="Traced"/>.
+    /// </summary>
+    public static IDisposable Untraced() => SuppressInstrumentationScope.Begin();
+
+    /// <summary>Tracing back on, inside an <see cref="Untraced"/> poll, for the work it found.</summary>
+    public static IDisposable Traced() => SuppressInstrumentationScope.Begin(false);
 
     /// <summary>
     /// Hosting starts a request Activity only when someone listens, and logs, problems and <c>traceresponse</c> need
