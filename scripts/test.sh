@@ -1,24 +1,48 @@
 #!/usr/bin/env bash
-# Runs every test. Uses ConnectionStrings__Orders when set (each test run creates and drops its own
-# database there); otherwise starts a throwaway PostgreSQL from this machine's binaries, or in Docker.
+# Runs every test; extra arguments go to `dotnet test` (./scripts/test.sh --filter "FullyQualifiedName~WebhookTests").
+# It says what it does before each step, then prints a line for each test as it finishes:
+#   1. PostgreSQL: ConnectionStrings__Orders when set (each test run creates and drops its own databases there),
+#      otherwise a throwaway cluster from this machine's binaries, or one in Docker.
+#   2. The .NET local tools (Kiota generates the typed client at build time), from .config/dotnet-tools.json.
+#   3. npm ci in tools/openapi (Spectral, Redocly, openapi-typescript), from its lock file.
+#   4. Chromium for the Swagger UI browser test: Debian's package, installed with apt-get when missing, which needs root
+#      or sudo (never a browser a test tool downloads). CHROMIUM_PATH names another instead.
+#   5. Build, then the tests: one line each, each test assembly's summary ("Passed!  - Failed: 0, ...") and a total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
 
+started_at=$SECONDS
+step() { echo "==> $* [$((SECONDS - started_at)) s]"; }
+
 cleanup() { :; }
 trap 'cleanup' EXIT
+
+# Said first, so whoever cannot or will not install a system package knows before anything else runs.
+install_chromium=false
+if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  install_chromium=true
+  if [ "$(id -u)" = "0" ]; then sudo="" as="you are root"; else sudo="sudo" as="it runs sudo apt-get, which may ask for your password"; fi
+  echo "Chromium is not installed: step 4 installs Debian's chromium package with apt-get, which needs root ($as)."
+  echo "Why: the Swagger UI test drives a real browser, and only a system package is used, never a browser a test tool"
+  echo "downloads. CHROMIUM_PATH=/path/to/chromium uses another browser instead."
+  if [ -n "$sudo" ] && ! command -v sudo >/dev/null 2>&1; then
+    echo "Installing it needs root or sudo, and there is no sudo here: run as root, install chromium, or set CHROMIUM_PATH." >&2
+    exit 1
+  fi
+fi
 
 if [ -z "${ConnectionStrings__Orders:-}" ]; then
   db_port=$(free_port)
   if pg_bindir >/dev/null; then
     data=$(mktemp -d /tmp/ordercancel-test-pg.XXXXXX)
-    echo "Starting a throwaway PostgreSQL in $data on port $db_port..."
+    step "1/5 PostgreSQL: starting a throwaway cluster in $data on port $db_port (removed at the end)"
     # Durability is pointless for a throwaway cluster; these settings only make it faster.
     pg_start "$data" "$db_port" fsync=off synchronous_commit=off full_page_writes=off max_connections=300
     cleanup() { pg_stop "$data"; rm -rf "$data"; }
     export ConnectionStrings__Orders="Host=127.0.0.1;Port=$db_port;Database=postgres;Username=postgres"
   elif has_docker_engine; then
-    echo "Starting a throwaway PostgreSQL in Docker on port $db_port..."
+    step "1/5 PostgreSQL: starting a throwaway one in Docker (postgres:15) on port $db_port (removed at the end)"
     container=$(docker run -d --rm -e POSTGRES_PASSWORD=test -p "127.0.0.1:$db_port:5432" postgres:15 -c fsync=off -c max_connections=300)
     cleanup() { docker stop "$container" >/dev/null 2>&1 || true; }
     until docker exec "$container" pg_isready -U postgres >/dev/null 2>&1; do sleep 1; done
@@ -27,22 +51,37 @@ if [ -z "${ConnectionStrings__Orders:-}" ]; then
     echo "Need PostgreSQL binaries (initdb, pg_ctl) or a Docker engine, or set ConnectionStrings__Orders." >&2
     exit 1
   fi
+else
+  step "1/5 PostgreSQL: the server of ConnectionStrings__Orders (each test class creates and drops a database of its own there)"
 fi
 
-# What the OpenAPI tests need besides .NET: Kiota (local tool manifest, run at build time), Spectral, Redocly and
-# openapi-typescript (tools/openapi, from its lock file), and a browser for Swagger UI (Debian's chromium, never one
-# a test tool downloads).
+step "2/5 .NET local tools: dotnet tool restore (Kiota, dotnet-ef)"
 dotnet tool restore >/dev/null
+
 if ! command -v npm >/dev/null 2>&1; then
   echo "Need Node.js and npm for the OpenAPI linters (tools/openapi)." >&2
   exit 1
 fi
+step "3/5 npm ci in tools/openapi (Spectral, Redocly, openapi-typescript, from its lock file)"
 npm ci --prefix tools/openapi --no-audit --no-fund --loglevel=error >/dev/null
-if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-  echo "Installing Chromium (Debian package) for the Swagger UI browser test..." >&2
-  if [ "$(id -u)" = "0" ]; then sudo=""; else sudo="sudo"; fi
+
+if $install_chromium; then
+  step "4/5 Chromium: installing Debian's chromium package ($as): apt-get update, then apt-get install chromium"
   $sudo apt-get update -qq >/dev/null
   $sudo apt-get install -y -qq chromium >/dev/null
+else
+  step "4/5 Chromium: ${CHROMIUM_PATH:-$(command -v chromium)}"
 fi
 
-dotnet test OrderCancel.sln -c Release "$@"
+# A line per finished test comes from the console logger's normal verbosity; test-progress.awk drops what else it
+# prints. Whoever passes a --logger of their own gets dotnet test's output as it is.
+own_logger=false
+for argument in "$@"; do
+  case "$argument" in --logger | --logger:* | --logger=* | -l) own_logger=true ;; esac
+done
+step "5/5 Building (Release), then the tests: one line as each finishes"
+if $own_logger; then
+  dotnet test OrderCancel.sln -c Release "$@"
+else
+  dotnet test OrderCancel.sln -c Release --logger "console;verbosity=normal" "$@" | awk -f scripts/lib/test-progress.awk
+fi

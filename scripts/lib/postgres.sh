@@ -24,7 +24,7 @@ free_port() {
   local port
   for _ in $(seq 1 50); do
     port=$(( (RANDOM % 20000) + 30000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    if ! port_in_use "$port"; then
       echo "$port"
       return 0
     fi
@@ -53,11 +53,26 @@ pg_start() {
     || { cat "$data/server.log" >&2; return 1; }
 }
 
+# pg_stop DATA_DIR [MODE]: immediate by default (a throwaway cluster); fast for one whose data is kept.
 pg_stop() {
-  local data=$1 bin
+  local data=$1 mode=${2:-immediate} bin
   bin=$(pg_bindir) || return 0
-  as_postgres "$bin/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
+  as_postgres "$bin/pg_ctl" -D "$data" -m "$mode" -w stop >/dev/null 2>&1 || true
 }
+
+# pg_running DATA_DIR: whether a server runs on that data folder.
+pg_running() {
+  local bin
+  bin=$(pg_bindir) || return 1
+  [ -s "$1/PG_VERSION" ] && as_postgres "$bin/pg_ctl" -D "$1" status >/dev/null 2>&1
+}
+
+# pg_port DATA_DIR: the port the server running on that data folder listens on (postmaster.pid's fourth line).
+pg_port() {
+  sed -n 4p "$1/postmaster.pid" 2>/dev/null
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 has_docker_engine() {
   command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1

@@ -32,6 +32,8 @@ public sealed class CancellationJobRunner(
         var processed = 0;
         foreach (var sweep in running)
         {
+            // The worker looks for jobs untraced; a running job is work, traced.
+            using var traced = Telemetry.Telemetry.Traced();
             var jobId = sweep.JobId;
             try
             {
@@ -63,6 +65,9 @@ public sealed class CancellationJobRunner(
                         claimed = await db.ClaimCancellationJobToStartAsync([.. failed], token);
                         if (claimed is not null)
                         {
+                            using var traced = Telemetry.Telemetry.Traced();
+                            using var span = Telemetry.Telemetry.Source.StartActivity("cancellation_job.start");
+                            span?.SetTag("ordercancel.job.id", claimed.Id);
                             await db.StartCancellationJobAsync(claimed, clock.GetUtcNow(), token);
                         }
 

@@ -72,6 +72,8 @@ public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<Database
             await Task.Delay(ProbeInterval);
             try
             {
+                // A probe is no work of anyone's: no span, nor a child of the request that met the outage first.
+                using var untraced = Telemetry.Telemetry.Untraced();
                 await using var scope = scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
                 if (await db.Database.CanConnectAsync())

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrderCancel.Api.Http;
@@ -31,16 +32,35 @@ public sealed class RetentionPurge(
 
     public sealed record Purged(int IdempotencyKeys, int SucceededDeliveries, int FailedDeliveries);
 
+    /// <summary>
+    /// Purges untraced: the deletes are the look for work, and an hourly trace of deletes that found nothing is noise.
+    /// A purge that deleted rows is one <c>retention.purge</c> span afterwards, spanning it, with what it deleted.
+    /// </summary>
     public async Task<Purged> PurgeOnceAsync(CancellationToken cancellation)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
-        var now = clock.GetUtcNow();
-        var retention = options.CurrentValue;
-        var keys = await Idempotency.PurgeExpiredAsync(db, now, cancellation);
-        var succeeded = await PurgeDeliveriesAsync(db, DeliveryStatus.Succeeded, now - retention.SucceededDeliveries, cancellation);
-        var failed = await PurgeDeliveriesAsync(db, DeliveryStatus.Failed, now - retention.FailedDeliveries, cancellation);
-        return new Purged(keys, succeeded, failed);
+        var started = DateTimeOffset.UtcNow;
+        Purged purged;
+        using (Telemetry.Telemetry.Untraced())
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+            var now = clock.GetUtcNow();
+            var retention = options.CurrentValue;
+            var keys = await Idempotency.PurgeExpiredAsync(db, now, cancellation);
+            var succeeded = await PurgeDeliveriesAsync(db, DeliveryStatus.Succeeded, now - retention.SucceededDeliveries, cancellation);
+            var failed = await PurgeDeliveriesAsync(db, DeliveryStatus.Failed, now - retention.FailedDeliveries, cancellation);
+            purged = new Purged(keys, succeeded, failed);
+        }
+
+        if (purged is not (0, 0, 0))
+        {
+            using var span = Telemetry.Telemetry.Source.StartActivity("retention.purge", ActivityKind.Internal, parentContext: default, startTime: started);
+            span?.SetTag("ordercancel.purged.idempotency_keys", purged.IdempotencyKeys)
+                .SetTag("ordercancel.purged.succeeded_deliveries", purged.SucceededDeliveries)
+                .SetTag("ordercancel.purged.failed_deliveries", purged.FailedDeliveries);
+        }
+
+        return purged;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

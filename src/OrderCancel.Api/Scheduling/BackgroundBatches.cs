@@ -130,6 +130,8 @@ public abstract class PollingWorker(TimeProvider clock, DatabaseOutage outage, I
             var now = clock.GetUtcNow();
             try
             {
+                // A round that finds nothing makes no span; the work it finds turns tracing back on (Telemetry.Traced).
+                using var untraced = Telemetry.Telemetry.Untraced();
                 await RunRoundAsync(now, stoppingToken);
             }
             catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception) && !stoppingToken.IsCancellationRequested)

@@ -41,6 +41,8 @@ public sealed class ScheduledChangeRunner(BackgroundDatabase database, TimeProvi
             return (0, new SchedulerBatch(0, 0, []));
         }
 
+        // The worker looks for due changes untraced; what it found is traced.
+        using var traced = Telemetry.Telemetry.Traced();
         using var span = Telemetry.Telemetry.Source.StartActivity("scheduler.batch");
         var now = clock.GetUtcNow();
         var changes = new List<(OrderChange Change, ScheduledCancellation? Cancelling)>();

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using OrderCancel.Api.Http;
+using OrderCancel.Api.Orders;
 using OrderCancel.Api.Persistence;
 using OrderCancel.Api.Webhooks;
+using OrderCancel.Domain;
 
 namespace OrderCancel.Api.Telemetry;
 
@@ -9,7 +12,8 @@ namespace OrderCancel.Api.Telemetry;
 /// The service's own metrics (meter <c>OrderCancel</c>), beside ASP.NET Core's, HttpClient's, the runtime's and
 /// Npgsql's. Counters are incremented where the thing happens; the scheduler lag and the outbox backlog are read from
 /// the database at each collection, so they keep growing when the worker or the dispatcher has stopped, which is when
-/// an alert on them matters.
+/// an alert on them matters. Every counter is at 0 from the start, so a first scrape lists every documented metric and an
+/// alert on the first failure sees it rise from 0.
 /// </summary>
 public sealed class OrderCancelMetrics
 {
@@ -50,24 +54,63 @@ public sealed class OrderCancelMetrics
             "ordercancel.webhook.backlog", () => backlog.Read().PendingDeliveries, "{delivery}", "Webhook deliveries not yet succeeded or given up.");
         meter.CreateObservableGauge(
             "ordercancel.webhook.backlog_age", () => backlog.Read().OldestPendingSeconds, "s", "Age of the oldest pending webhook delivery; 0 when none is pending.");
+        meter.CreateObservableGauge(
+            "ordercancel.build_info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", Telemetry.Version)),
+            description: "Always 1; its version label names the running build (the assembly's informational version).");
+        StartAtZero();
+    }
+
+    /// <summary>
+    /// Zero-valued series for the label values every service sees sooner or later. Without them a counter appears only with
+    /// its first increment: a dashboard shows nothing instead of 0, and a rate or an alert misses that first increment.
+    /// The latency histogram cannot start so: OpenTelemetry has no empty histogram, only one with a first delivery.
+    /// </summary>
+    private void StartAtZero()
+    {
+        foreach (var reason in Enum.GetValues<CancellationReason>())
+        {
+            _cancellations.Add(0, CancellationTags("full", Json.Name(reason), scheduled: false, OrderMutation.Applied));
+        }
+
+        _reactivations.Add(0, ReactivationTags(scheduled: false, OrderMutation.Applied));
+        _reactivations.Add(0, ReactivationTags(scheduled: true, OrderMutation.Applied));
+        _scheduledChanges.Add(0, ScheduledChangeTags("cancellation", OrderMutation.Applied));
+        _scheduledChanges.Add(0, ScheduledChangeTags("cancellation", "failed"));
+        _scheduledChanges.Add(0, ScheduledChangeTags("reactivation", OrderMutation.Applied));
+        _scheduledChanges.Add(0, ScheduledChangeTags("expiry", OrderMutation.Applied));
+        foreach (var outcome in (string[])["succeeded", "retrying", "failed", "disabled"])
+        {
+            _webhookAttempts.Add(0, WebhookAttemptTag(outcome));
+        }
+
+        _idempotentReplays.Add(0);
+        _rateLimited.Add(0);
     }
 
     public void Cancellation(string type, string reason, bool scheduled, string outcome) =>
-        _cancellations.Add(1, new TagList { { "type", type }, { "reason", reason }, { "scheduled", scheduled }, { "outcome", outcome } });
+        _cancellations.Add(1, CancellationTags(type, reason, scheduled, outcome));
 
-    public void Reactivation(bool scheduled, string outcome) =>
-        _reactivations.Add(1, new TagList { { "scheduled", scheduled }, { "outcome", outcome } });
+    public void Reactivation(bool scheduled, string outcome) => _reactivations.Add(1, ReactivationTags(scheduled, outcome));
 
-    public void ScheduledChange(string kind, string outcome) =>
-        _scheduledChanges.Add(1, new TagList { { "kind", kind }, { "outcome", outcome } });
+    public void ScheduledChange(string kind, string outcome) => _scheduledChanges.Add(1, ScheduledChangeTags(kind, outcome));
 
-    public void WebhookAttempt(string outcome) => _webhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void WebhookAttempt(string outcome) => _webhookAttempts.Add(1, WebhookAttemptTag(outcome));
 
     public void WebhookDelivered(TimeSpan sinceEvent) => _webhookLatency.Record(Math.Max(0, sinceEvent.TotalSeconds));
 
     public void IdempotentReplay() => _idempotentReplays.Add(1);
 
     public void RateLimited() => _rateLimited.Add(1);
+
+    // One place per counter builds its labels, so a zero series and the counts after it are the same series.
+    private static TagList CancellationTags(string type, string reason, bool scheduled, string outcome) =>
+        new() { { "type", type }, { "reason", reason }, { "scheduled", scheduled }, { "outcome", outcome } };
+
+    private static TagList ReactivationTags(bool scheduled, string outcome) => new() { { "scheduled", scheduled }, { "outcome", outcome } };
+
+    private static TagList ScheduledChangeTags(string kind, string outcome) => new() { { "kind", kind }, { "outcome", outcome } };
+
+    private static KeyValuePair<string, object?> WebhookAttemptTag(string outcome) => new("outcome", outcome);
 
     /// <summary>
     /// One small query for the three gauges, run at most once a second however many collectors ask; a database that
@@ -97,6 +140,10 @@ public sealed class OrderCancelMetrics
         {
             try
             {
+                // Reading a gauge is not work worth a trace: without this, each collection (an OTLP export every minute)
+                // would send its three queries as spans of their own.
+                using var untraced = Telemetry.Untraced();
+
                 // Synchronous: an observable gauge's callback is. Three small indexed queries, at most once a second.
                 using var scope = scopes.CreateScope();
                 var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();

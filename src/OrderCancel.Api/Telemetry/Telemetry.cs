@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -11,7 +12,8 @@ namespace OrderCancel.Api.Telemetry;
 /// OpenTelemetry with the ecosystem's instrumentation: traces of each request (W3C <c>traceparent</c> honoured), its SQL
 /// (Npgsql), webhook sends and scheduler batches; metrics of the HTTP server and client, the runtime, Npgsql's pool and
 /// the service's own (<see cref="OrderCancelMetrics"/>). Exported over OTLP when the standard
-/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, and scraped by Prometheus at <c>/metrics</c> where enabled.
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, and scraped by Prometheus at <c>/metrics</c> where enabled. Background loops
+/// poll <see cref="Untraced"/>, so an idle service exports no traces.
 /// </summary>
 public static class Telemetry
 {
@@ -22,6 +24,24 @@ public static class Telemetry
     public const string TraceResponseHeader = "traceresponse";
 
     public static readonly ActivitySource Source = new(SourceName);
+
+    /// <summary>
+    /// The running build: the assembly's informational version (the project's version and, where the build saw the git
+    /// checkout, <c>+</c> its commit). The <c>service.version</c> resource attribute, <c>ordercancel_build_info</c>'s
+    /// label, and the webhooks' <c>User-Agent</c>.
+    /// </summary>
+    public static readonly string Version =
+        typeof(Telemetry).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>
+    /// For a background loop's look for work: nothing under it makes a span, not even its SQL, because a poll that finds
+    /// nothing, every second all day, would be most of what a quiet service exports. Work the poll finds turns tracing
+    /// back on with <see cref="Traced"/>.
+    /// </summary>
+    public static IDisposable Untraced() => SuppressInstrumentationScope.Begin();
+
+    /// <summary>Tracing back on, inside an <see cref="Untraced"/> poll, for the work it found.</summary>
+    public static IDisposable Traced() => SuppressInstrumentationScope.Begin(false);
 
     /// <summary>
     /// Hosting starts a request Activity only when someone listens, and logs, problems and <c>traceresponse</c> need
@@ -44,7 +64,7 @@ public static class Telemetry
         _ = RequestIds.Value;
         services.AddSingleton<OrderCancelMetrics>();
         var telemetry = services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(ServiceName))
+            .ConfigureResource(resource => resource.AddService(ServiceName, serviceVersion: Version))
             .WithTracing(tracing => tracing
                 .AddSource(SourceName)
                 .AddAspNetCoreInstrumentation(options => options.Filter = http => !IsOperatorPath(http.Request.Path))
@@ -57,7 +77,7 @@ public static class Telemetry
                 .AddRuntimeInstrumentation()
                 .AddNpgsqlInstrumentation()
                 .AddPrometheusExporter());
-        if (OtlpConfigured(configuration))
+        if (TelemetryExporters.OtlpConfigured(configuration))
         {
             telemetry.UseOtlpExporter();
         }
@@ -67,10 +87,15 @@ public static class Telemetry
 
     /// <summary>
     /// Answers every response with <c>traceresponse</c>, and serves <c>/metrics</c> unless turned off (default: on, but
-    /// off in Production unless <c>Telemetry:Prometheus</c> is true). It needs no key: keep it off the public edge.
+    /// off in Production unless <c>Telemetry:Prometheus</c> is true). It needs no key: keep it off the public edge. Logs
+    /// once where telemetry goes (<see cref="TelemetryExporters.Describe"/>).
     /// </summary>
     public static WebApplication UseOrderCancelTelemetry(this WebApplication app)
     {
+        var prometheus = app.Configuration.GetValue("Telemetry:Prometheus", defaultValue: !app.Environment.IsProduction());
+        app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Telemetry).FullName!)
+            .LogInformation("Telemetry: {Exporters:l}", TelemetryExporters.Describe(app.Configuration, prometheus));
+
         app.Use((context, next) =>
         {
             context.Response.OnStarting(() =>
@@ -84,7 +109,7 @@ public static class Telemetry
             });
             return next(context);
         });
-        if (app.Configuration.GetValue("Telemetry:Prometheus", defaultValue: !app.Environment.IsProduction()))
+        if (prometheus)
         {
             app.UseOpenTelemetryPrometheusScrapingEndpoint();
         }
@@ -96,9 +121,4 @@ public static class Telemetry
         path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase)
         || path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase)
         || path.StartsWithSegments("/swagger", StringComparison.OrdinalIgnoreCase);
-
-    private static bool OtlpConfigured(IConfiguration configuration) =>
-        !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
-        || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
-        || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"]);
 }

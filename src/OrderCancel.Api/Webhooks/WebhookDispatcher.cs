@@ -13,7 +13,8 @@ namespace OrderCancel.Api.Webhooks;
 /// <summary>
 /// Sends the outbox: claims due deliveries with <c>FOR UPDATE SKIP LOCKED</c> and a lease (so several
 /// instances share the work, and a crashed instance's deliveries are retried after the lease), posts them
-/// in parallel with a timeout, and records each outcome with its retry schedule.
+/// in parallel with a timeout, and records each outcome with its retry schedule. A poll that finds nothing due makes no
+/// span; one that claims deliveries is a <c>webhook.claim</c> span, and each send a <c>webhook.send</c>.
 /// </summary>
 public sealed class WebhookDispatcher(
     IServiceScopeFactory scopes,
@@ -27,6 +28,14 @@ public sealed class WebhookDispatcher(
 {
     public const string HttpClientName = "webhooks";
     public const int BatchSize = 100;
+
+    /// <summary>Every attempt names the sender and its build, so a receiver's logs and firewall can tell us apart.</summary>
+    public static readonly ProductInfoHeaderValue UserAgent = new("OrderCancel-Webhooks", Telemetry.Telemetry.Version);
+
+    private long _lastPollAsOf = DateTimeOffset.MinValue.UtcTicks;
+
+    /// <summary>The clock reading the latest finished poll (successful or not) started at, as <c>PollingWorker.LastRoundAsOf</c>.</summary>
+    public DateTimeOffset LastPollAsOf => new(Volatile.Read(ref _lastPollAsOf), TimeSpan.Zero);
 
     /// <summary>Claims and sends what is due now; answers how many deliveries it attempted.</summary>
     public async Task<int> DispatchOnceAsync(CancellationToken cancellation)
@@ -75,6 +84,7 @@ public sealed class WebhookDispatcher(
         using var timer = new PeriodicTimer(options.CurrentValue.PollInterval, clock);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
+            var now = clock.GetUtcNow();
             try
             {
                 // Keep going while there is a backlog; wait for the next tick once it is drained.
@@ -90,6 +100,10 @@ public sealed class WebhookDispatcher(
             {
                 logger.LogError(exception, "Dispatching webhooks failed");
             }
+            finally
+            {
+                Volatile.Write(ref _lastPollAsOf, now.UtcTicks);
+            }
         }
     }
 
@@ -99,22 +113,31 @@ public sealed class WebhookDispatcher(
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
         var now = clock.GetUtcNow();
         var leaseUntil = now + settings.Lease;
-        var ids = await db.Database.SqlQuery<Guid>($"""
-            UPDATE webhook_deliveries SET next_attempt_at = {leaseUntil}
-            WHERE id IN (
-                SELECT d.id FROM webhook_deliveries d
-                JOIN webhook_endpoints w ON w.id = d.endpoint_id
-                WHERE d.status = 'pending' AND d.next_attempt_at <= {now} AND w.enabled
-                ORDER BY d.next_attempt_at
-                LIMIT {BatchSize}
-                FOR UPDATE OF d SKIP LOCKED)
-            RETURNING id AS "Value"
-            """).ToListAsync(cancellation);
+        var started = DateTimeOffset.UtcNow;
+        List<Guid> ids;
+        using (Telemetry.Telemetry.Untraced())
+        {
+            ids = await db.Database.SqlQuery<Guid>($"""
+                UPDATE webhook_deliveries SET next_attempt_at = {leaseUntil}
+                WHERE id IN (
+                    SELECT d.id FROM webhook_deliveries d
+                    JOIN webhook_endpoints w ON w.id = d.endpoint_id
+                    WHERE d.status = 'pending' AND d.next_attempt_at <= {now} AND w.enabled
+                    ORDER BY d.next_attempt_at
+                    LIMIT {BatchSize}
+                    FOR UPDATE OF d SKIP LOCKED)
+                RETURNING id AS "Value"
+                """).ToListAsync(cancellation);
+        }
+
         if (ids.Count == 0)
         {
             return [];
         }
 
+        // Begun when the claim was, so its duration shows a claim that waits on locks.
+        using var span = Telemetry.Telemetry.Source.StartActivity("webhook.claim", ActivityKind.Internal, parentContext: default, startTime: started);
+        span?.SetTag("ordercancel.webhook.claimed", ids.Count);
         return await (
             from d in db.WebhookDeliveries
             where ids.Contains(d.Id)
@@ -140,6 +163,7 @@ public sealed class WebhookDispatcher(
         var messageId = item.EventId.ToString();
         using var request = new HttpRequestMessage(HttpMethod.Post, item.Url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.UserAgent.Add(UserAgent);
         request.Headers.Add("webhook-id", messageId);
         request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
         var signing = secrets.SigningSecrets(item.ProtectedSecret, item.ProtectedPreviousSecret, item.PreviousSecretUntil, sentAt);

@@ -29,7 +29,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 context.Request.Headers["webhook-id"].ToString(),
                 context.Request.Headers["webhook-timestamp"].ToString(),
                 context.Request.Headers["webhook-signature"].ToString(),
-                await reader.ReadToEndAsync());
+                await reader.ReadToEndAsync(),
+                context.Request.Headers.UserAgent.ToString());
             _received.Enqueue(received);
             var attempt = _attempts.AddOrUpdate(received.Id, 1, (_, n) => n + 1);
             var reply = answer(received, attempt);
@@ -76,4 +77,4 @@ public sealed class WebhookReceiver : IAsyncDisposable
     public sealed record Answer(HttpStatusCode Status, int? RetryAfter = null, TaskCompletionSource? Hang = null);
 }
 
-public sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body);
+public sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body, string UserAgent);

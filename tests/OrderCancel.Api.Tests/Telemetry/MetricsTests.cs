@@ -1,4 +1,6 @@
 using System.Net;
+using System.Reflection;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -93,6 +95,52 @@ public sealed class MetricsTests(DatabaseOnly database) : IClassFixture<Database
         await Eventually.TrueAsync(
             async () => (await Scrape.ReadAsync(service.BaseUrl)).Sum("ordercancel_scheduler_lag_seconds") == 0,
             () => "The scheduler lag did not fall back to 0.");
+    }
+
+    /// <summary>
+    /// The metrics docs/operations.md names under "What to watch", each present at a fresh service's first scrape (after
+    /// the readiness probe: the request histogram appears with a first request), so a dashboard shows 0 rather than
+    /// nothing and an alert sees the first failure rise from 0. Not here, because they cannot be present before their
+    /// first measurement: <c>ordercancel_webhook_delivery_latency_seconds</c> (OpenTelemetry has no empty histogram, only
+    /// one with a first delivery), and Npgsql's <c>db_client_connection_npgsql_pending_requests</c> and
+    /// <c>db_client_connection_npgsql_timeouts_total</c> (its instruments are its own, first touched when a request waits
+    /// for a connection or gives up).
+    /// </summary>
+    public static readonly string[] DocumentedAtStart =
+    [
+        "http_server_request_duration_seconds",
+        "ordercancel_scheduler_lag_seconds",
+        "ordercancel_webhook_backlog",
+        "ordercancel_webhook_backlog_age_seconds",
+        "ordercancel_webhook_attempts_total",
+        "ordercancel_cancellations_total",
+        "ordercancel_reactivations_total",
+        "ordercancel_scheduled_changes_total",
+        "ordercancel_idempotency_replays_total",
+        "ordercancel_rate_limited_total",
+        "ordercancel_build_info",
+        "db_client_connection_count",
+        "db_client_connection_max",
+    ];
+
+    [Fact]
+    public async Task A_first_scrape_lists_every_documented_metric_at_zero_and_the_build_s_version()
+    {
+        using var service = await ServiceProcess.StartAsync(database.ConnectionString, Settings);
+
+        var first = await Scrape.ReadAsync(service.BaseUrl);
+
+        var families = Regex.Matches(first.Text, @"^# TYPE (\S+) ", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.All(DocumentedAtStart, name => Assert.True(families.Contains(name), $"{name} is not in the first scrape:\n{first.Text}"));
+        Assert.All(["dotnet_", "kestrel_", "aspnetcore_"], prefix => Assert.Contains(families, name => name.StartsWith(prefix, StringComparison.Ordinal)));
+        Assert.All(
+            DocumentedAtStart.Where(name => name.StartsWith("ordercancel_", StringComparison.Ordinal) && name.EndsWith("_total", StringComparison.Ordinal)),
+            name => Assert.Equal(0, first.Sum(name)));
+        Assert.All(["succeeded", "retrying", "failed", "disabled"], outcome => Assert.True(first.Has("ordercancel_webhook_attempts_total", ("outcome", outcome)), outcome));
+        Assert.True(first.Has("ordercancel_cancellations_total", ("reason", "fraud_suspected"), ("outcome", "applied")));
+        var version = typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion;
+        Assert.Equal(1, first.Sum("ordercancel_build_info", ("version", version)));
+        Assert.True(first.Has("target_info", ("service_name", "ordercancel"), ("service_version", version)), $"No service.version in target_info:\n{first.Text}");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -139,6 +140,21 @@ public sealed class WebhookTests(ApiFactory api)
         var delivery = await WaitForDeliveryAsync(partner, endpointId, d => d.GetProperty("status").GetString() == "succeeded");
         Assert.Equal(3, delivery.GetProperty("attempts").GetInt32());
         Assert.Equal(order.Id(), JsonDocument.Parse(received[2].Body).RootElement.GetProperty("data").GetProperty("order").Id());
+    }
+
+    [Fact]
+    public async Task Every_attempt_names_the_service_and_its_version_in_User_Agent()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync((_, attempt) =>
+            new WebhookReceiver.Answer(attempt == 1 ? HttpStatusCode.ServiceUnavailable : HttpStatusCode.OK));
+        var partner = await api.NewPartnerAsync();
+        await RegisterAsync(partner, receiver.Url, "*");
+        await partner.Client.CreateOrderAsync();
+
+        var received = await receiver.WaitForAsync(r => r.Count >= 2);
+
+        var version = typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion;
+        Assert.All(received, r => Assert.Equal($"OrderCancel-Webhooks/{version}", r.UserAgent));
     }
 
     [Fact]

@@ -1,0 +1,84 @@
+# Keeps `dotnet test --logger "console;verbosity=normal"` readable for scripts/test.sh: one line per finished test as it
+# finishes, each failure with its details, each test assembly's summary in the form the minimal verbosity prints it
+# ("Passed!  - Failed: 0, Passed: 540, ..."), and a closing total. Normal verbosity is what prints a line per test, but
+# it also forwards everything the test host writes: the in-memory services' logs (lines that begin "[hh:mm:ss LVL]",
+# a logged exception's stack after them) and the xUnit adapter's chatter. Those are dropped here.
+# POSIX awk (mawk, gawk, BSD awk): no interval expressions.
+
+function out(line) {
+    print line
+    fflush()
+}
+
+function duration(text,    parts, seconds, whole, minutes) {
+    split(text, parts, " ")
+    seconds = parts[1] * (parts[2] ~ /^Day/ ? 86400 : parts[2] ~ /^Hour/ ? 3600 : parts[2] ~ /^Minute/ ? 60 : 1)
+    whole = int(seconds + 0.5)
+    if (whole >= 3600) return sprintf("%d h %d m", int(whole / 3600), int((whole % 3600) / 60))
+    minutes = int(whole / 60)
+    if (minutes > 0) return (whole % 60 > 0) ? sprintf("%d m %d s", minutes, whole % 60) : sprintf("%d m", minutes)
+    if (whole > 0) return sprintf("%d s", whole)
+    return (int(seconds * 1000) > 0) ? sprintf("%d ms", int(seconds * 1000)) : "< 1 ms"
+}
+
+BEGIN { state = ""; runs = 0 }
+
+# A service's log line: dropped, with what follows it (a stack) until the next line this script knows. Inside a
+# failure's details only the log line itself goes, so nothing of the failure is lost.
+/^\[[0-9][0-9]:[0-9][0-9]:[0-9][0-9] [A-Z][A-Z][A-Z]\] / {
+    if (state != "failed") state = "log"
+    next
+}
+
+/^\[xUnit\.net / {
+    state = ""
+    next
+}
+
+/^  (Passed|Failed|Skipped) / {
+    state = ($1 == "Failed") ? "failed" : ""
+    out($0)
+    next
+}
+
+/^Test run for / {
+    state = ""
+    source = $4
+    sub(/.*\//, "", source)
+    framework = ""
+    if (match($0, /Version=v[0-9.]+/)) framework = "net" substr($0, RSTART + 9, RLENGTH - 9)
+    out($0)
+    next
+}
+
+/^A total of [0-9]+ test files? matched/ { next }
+
+/^Test Run (Successful|Failed|Aborted)/ {
+    state = "summary"
+    total = 0; passed = 0; failed = 0; skipped = 0
+    if ($3 ~ /^Aborted/) out($0)
+    next
+}
+
+state == "summary" && /^Total tests:/ { total = $3; next }
+state == "summary" && /^ *Passed:/ { passed = $2; next }
+state == "summary" && /^ *Failed:/ { failed = $2; next }
+state == "summary" && /^ *Skipped:/ { skipped = $2; next }
+state == "summary" && /^ *Total time:/ {
+    sub(/^ *Total time: */, "")
+    result = failed > 0 ? "Failed!" : passed > 0 ? "Passed!" : skipped > 0 ? "Skipped!" : "None"
+    out(sprintf("%-8s - Failed: %5d, Passed: %5d, Skipped: %5d, Total: %5d, Duration: %s - %s (%s)",
+        result, failed, passed, skipped, total, duration($0), source, framework))
+    runs++; all_passed += passed; all_failed += failed; all_skipped += skipped
+    state = ""
+    next
+}
+
+state == "log" { next }
+/^[ \t]*$/ && state != "failed" { next }
+{ out($0) }
+
+# The plain closing line a reader (or CI) can count on, over every test assembly that ran.
+END {
+    if (runs > 0) out(sprintf("Tests: %d passed, %d failed, %d skipped", all_passed, all_failed, all_skipped))
+}
