@@ -5,6 +5,7 @@
 #   ./scripts/run.sh          check the ports, build, start PostgreSQL if needed, run the service; Ctrl+C stops the service
 #   ./scripts/run.sh db       only start PostgreSQL (to run the service from an IDE) and print its connection string
 #   ./scripts/run.sh stop     stop the local PostgreSQL this script started (its data stays)
+#   ./scripts/run.sh reset    drop the local database and create it empty (its orders, partners and keys are gone)
 #
 # ORDERCANCEL_PORT (5080), ORDERCANCEL_DB_PORT (55432) and ORDERCANCEL_PGDATA choose the ports and the data folder.
 # What it started is written to .data/started-postgres, so `stop` needs none of them again.
@@ -14,9 +15,9 @@ source scripts/lib/postgres.sh
 
 command=${1:-run}
 case "$command" in
-  run | db | stop) ;;
+  run | db | stop | reset) ;;
   *)
-    echo "Usage: ./scripts/run.sh [db|stop]" >&2
+    echo "Usage: ./scripts/run.sh [db|stop|reset]" >&2
     exit 2
     ;;
 esac
@@ -90,6 +91,10 @@ fi
 
 # Where the database comes from, and every port it needs checked before the build, so a busy port costs no build.
 if [ -n "${ConnectionStrings__Orders:-}" ]; then
+  if [ "$command" = "reset" ]; then
+    echo "ConnectionStrings__Orders names your own PostgreSQL: reset only drops the local database this script manages." >&2
+    exit 1
+  fi
   database=yours
 elif pg_bindir >/dev/null; then
   database=local
@@ -157,6 +162,15 @@ case "$database" in
     export ConnectionStrings__Orders="Host=127.0.0.1;Port=$db_port;Database=ordercancel;Username=ordercancel;Password=ordercancel"
     ;;
 esac
+
+if [ "$command" = "reset" ]; then
+  case "$database" in
+    local) as_postgres psql -h "$data" -p "$db_port" -U postgres -d postgres -q -c "DROP DATABASE ordercancel WITH (FORCE)" -c "CREATE DATABASE ordercancel" ;;
+    docker) docker compose exec -T db psql -U ordercancel -d postgres -q -c "DROP DATABASE ordercancel WITH (FORCE)" -c "CREATE DATABASE ordercancel" ;;
+  esac
+  echo "The database ordercancel is empty again: ./scripts/run.sh migrates it and seeds the demo partner."
+  exit 0
+fi
 
 if [ "$command" = "db" ]; then
   echo "PostgreSQL is ready: ConnectionStrings__Orders=\"$ConnectionStrings__Orders\""

@@ -3,7 +3,7 @@
 # It says what it does before each step, then prints a line for each test as it finishes:
 #   1. PostgreSQL: ConnectionStrings__Orders when set (each test run creates and drops its own databases there),
 #      otherwise a throwaway cluster from this machine's binaries, or one in Docker.
-#   2. The .NET local tools (Kiota generates the typed client at build time), from .config/dotnet-tools.json.
+#   2. The .NET local tools (Kiota and NSwag generate typed clients at build time), from .config/dotnet-tools.json.
 #   3. npm ci in tools/openapi (Spectral, Redocly, openapi-typescript), from its lock file.
 #   4. Chromium for the Swagger UI browser test: Debian's package, installed with apt-get when missing, which needs root
 #      or sudo (never a browser a test tool downloads). CHROMIUM_PATH names another instead.
@@ -41,12 +41,15 @@ if [ -z "${ConnectionStrings__Orders:-}" ]; then
     pg_start "$data" "$db_port" fsync=off synchronous_commit=off full_page_writes=off max_connections=300
     cleanup() { pg_stop "$data"; rm -rf "$data"; }
     export ConnectionStrings__Orders="Host=127.0.0.1;Port=$db_port;Database=postgres;Username=postgres"
+    # SchemaTests dumps the schema with the server's own pg_dump (the test adds the database's name).
+    export PG_DUMP="${PG_DUMP:-$(pg_bindir)/pg_dump -h 127.0.0.1 -p $db_port -U postgres}"
   elif has_docker_engine; then
     step "1/5 PostgreSQL: starting a throwaway one in Docker (postgres:15) on port $db_port (removed at the end)"
     container=$(docker run -d --rm -e POSTGRES_PASSWORD=test -p "127.0.0.1:$db_port:5432" postgres:15 -c fsync=off -c max_connections=300)
     cleanup() { docker stop "$container" >/dev/null 2>&1 || true; }
     until docker exec "$container" pg_isready -U postgres >/dev/null 2>&1; do sleep 1; done
     export ConnectionStrings__Orders="Host=127.0.0.1;Port=$db_port;Database=postgres;Username=postgres;Password=test"
+    export PG_DUMP="${PG_DUMP:-docker exec $container pg_dump -U postgres}"
   else
     echo "Need PostgreSQL binaries (initdb, pg_ctl) or a Docker engine, or set ConnectionStrings__Orders." >&2
     exit 1
@@ -55,7 +58,7 @@ else
   step "1/5 PostgreSQL: the server of ConnectionStrings__Orders (each test class creates and drops a database of its own there)"
 fi
 
-step "2/5 .NET local tools: dotnet tool restore (Kiota, dotnet-ef)"
+step "2/5 .NET local tools: dotnet tool restore (Kiota, NSwag, dotnet-ef)"
 dotnet tool restore >/dev/null
 
 if ! command -v npm >/dev/null 2>&1; then

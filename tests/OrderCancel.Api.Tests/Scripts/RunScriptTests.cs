@@ -8,7 +8,8 @@ namespace OrderCancel.Api.Tests;
 
 /// <summary>
 /// What a newcomer meets in <c>scripts/run.sh</c>: a busy port is named before a minute of build, and <c>stop</c> stops
-/// the PostgreSQL it started wherever its data is, without being told the folder again. The scripts run from a copy of
+/// the PostgreSQL it started wherever its data is, without being told the folder again; <c>reset</c> empties the local
+/// database (what a database made by an older build needs). The scripts run from a copy of
 /// <c>scripts/</c> in a folder of the test's own, so its bookkeeping (<c>.data/</c>) never touches the checkout's.
 /// </summary>
 public sealed class RunScriptTests : IDisposable
@@ -50,6 +51,24 @@ public sealed class RunScriptTests : IDisposable
         Assert.True(File.Exists(Path.Combine(_data, "PG_VERSION")), "The data folder is gone.");
         Assert.False(File.Exists(Path.Combine(_checkout, ".data", "started-postgres")), "run.sh still lists what it stopped.");
         Assert.Contains("No local PostgreSQL to stop.", (await RunAsync(["stop"])).Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reset_drops_the_local_database_and_creates_it_empty_and_leaves_a_database_of_your_own_alone()
+    {
+        var port = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var connectionString = $"Host=127.0.0.1;Port={port};Database=ordercancel;Username=postgres;Pooling=false";
+        Assert.Equal(0, (await RunAsync(["db"], ("ORDERCANCEL_PGDATA", _data), ("ORDERCANCEL_DB_PORT", port))).ExitCode);
+        await Sql.ExecuteAsync(connectionString, "CREATE TABLE made_by_an_older_build (id int)");
+
+        var refused = await RunAsync(["reset"], ("ConnectionStrings__Orders", connectionString));
+        var reset = await RunAsync(["reset"], ("ORDERCANCEL_PGDATA", _data), ("ORDERCANCEL_DB_PORT", port));
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("reset only drops the local database this script manages", refused.Output, StringComparison.Ordinal);
+        Assert.True(reset.ExitCode == 0, reset.Output);
+        Assert.Contains("The database ordercancel is empty again", reset.Output, StringComparison.Ordinal);
+        Assert.Equal(0L, await Sql.ScalarAsync<long>(connectionString, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"));
     }
 
     [Fact]
