@@ -21,7 +21,9 @@ function duration(text,    parts, seconds, whole, minutes) {
     return (int(seconds * 1000) > 0) ? sprintf("%d ms", int(seconds * 1000)) : "< 1 ms"
 }
 
-BEGIN { state = ""; runs = 0 }
+# Test assemblies run side by side, so one's summary may come between another's test lines: the summary is read by
+# its own lines, whatever comes between them, and named after its assembly only when one assembly ran.
+BEGIN { state = ""; runs = 0; started = 0; summary = 0 }
 
 # A service's log line: dropped, with what follows it (a stack) until the next line this script knows. Inside a
 # failure's details only the log line itself goes, so nothing of the failure is lost.
@@ -47,6 +49,7 @@ BEGIN { state = ""; runs = 0 }
     sub(/.*\//, "", source)
     framework = ""
     if (match($0, /Version=v[0-9.]+/)) framework = "net" substr($0, RSTART + 9, RLENGTH - 9)
+    started++
     out($0)
     next
 }
@@ -54,23 +57,24 @@ BEGIN { state = ""; runs = 0 }
 /^A total of [0-9]+ test files? matched/ { next }
 
 /^Test Run (Successful|Failed|Aborted)/ {
-    state = "summary"
+    state = ""
+    summary = 1
     total = 0; passed = 0; failed = 0; skipped = 0
     if ($3 ~ /^Aborted/) out($0)
     next
 }
 
-state == "summary" && /^Total tests:/ { total = $3; next }
-state == "summary" && /^ *Passed:/ { passed = $2; next }
-state == "summary" && /^ *Failed:/ { failed = $2; next }
-state == "summary" && /^ *Skipped:/ { skipped = $2; next }
-state == "summary" && /^ *Total time:/ {
+summary && /^Total tests: [0-9]+$/ { total = $3; next }
+summary && /^ +Passed: [0-9]+$/ { passed = $2; next }
+summary && /^ +Failed: [0-9]+$/ { failed = $2; next }
+summary && /^ +Skipped: [0-9]+$/ { skipped = $2; next }
+summary && /^ *Total time:/ {
     sub(/^ *Total time: */, "")
     result = failed > 0 ? "Failed!" : passed > 0 ? "Passed!" : skipped > 0 ? "Skipped!" : "None"
-    out(sprintf("%-8s - Failed: %5d, Passed: %5d, Skipped: %5d, Total: %5d, Duration: %s - %s (%s)",
-        result, failed, passed, skipped, total, duration($0), source, framework))
+    out(sprintf("%-8s - Failed: %5d, Passed: %5d, Skipped: %5d, Total: %5d, Duration: %s%s",
+        result, failed, passed, skipped, total, duration($0), started == 1 ? " - " source " (" framework ")" : ""))
     runs++; all_passed += passed; all_failed += failed; all_skipped += skipped
-    state = ""
+    summary = 0
     next
 }
 
