@@ -85,7 +85,7 @@ public static class OrderCancelApp
         services.AddHostedService(provider => provider.GetRequiredService<CancellationJobWorker>());
 
         services.AddOrderCancelTelemetry(configuration);
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [DatabaseHealthCheck.Tag]);
         services.AddOrderCancelOpenApi();
         return builder;
     }
@@ -117,7 +117,7 @@ public static class OrderCancelApp
         app.UseMiddleware<Idempotency>();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).WithTags("Health");
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).WithTags("Health");
+        app.MapHealthChecks("/health/ready", DatabaseHealthCheck.ReadinessOptions()).WithTags("Health");
         app.MapOrders();
         app.MapWebhooks();
         app.MapCancellationJobs();
