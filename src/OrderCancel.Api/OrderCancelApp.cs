@@ -38,7 +38,7 @@ public static class OrderCancelApp
             preserveStaticLogger: true);
         CachedLoggerFactory.Decorate(services);
 
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
+        builder.WebHost.ConfigureKestrel(RequestLimits.Configure);
         services.ConfigureHttpJsonOptions(options => Json.Configure(options.SerializerOptions));
         services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(options => Json.Configure(options.JsonSerializerOptions));
         services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.CompleteFrameworkProblem);
@@ -109,6 +109,7 @@ public static class OrderCancelApp
         app.Use((http, next) => load.TrackAsync(http, next));
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRequestHeadLimits();
         app.UseOrderCancelOpenApi();
         app.UseAuthentication();
         app.UseAuthorization();

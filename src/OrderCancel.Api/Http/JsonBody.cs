@@ -6,12 +6,6 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace OrderCancel.Api.Http;
 
-public static class RequestLimits
-{
-    /// <summary>SPEC §6: a larger body is a 413.</summary>
-    public const int MaxBodyBytes = 1024 * 1024;
-}
-
 /// <summary>Marks a request body whose properties are all optional: an empty body reads as <c>{}</c>.</summary>
 public interface IOptionalBody;
 
