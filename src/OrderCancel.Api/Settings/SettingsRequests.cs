@@ -9,7 +9,7 @@ namespace OrderCancel.Api.Settings;
 /// A JSON merge patch (RFC 7396) of the partner's settings: a property left out stays as it is, null sets it back to its
 /// default (never expire, no window, <c>keep</c>).
 /// </summary>
-public sealed class SettingsPatch
+public sealed class SettingsPatch : IMergePatchBody
 {
     private readonly string? _unpaidOrderTtl;
     private readonly string? _cancellationWindow;

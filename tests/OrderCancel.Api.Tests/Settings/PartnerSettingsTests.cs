@@ -135,6 +135,30 @@ public sealed class PartnerSettingsTests(ApiFactory api)
         Assert.Equal("P1DT12H", settings.GetProperty("cancellation_window").GetString());
     }
 
+    /// <summary>
+    /// A JSON Patch (RFC 6902) is another kind of document: only application/merge-patch+json and application/json are
+    /// read as a merge patch, and anything else is 415 before its body is looked at.
+    /// </summary>
+    [Theory]
+    [InlineData("application/json-patch+json", """{"unpaid_order_ttl":"PT15M"}""", "/v1/settings")]
+    [InlineData("application/json-patch+json", """[{"op":"replace","path":"/unpaid_order_ttl","value":"PT15M"}]""", "/v1/settings")]
+    [InlineData("application/json-patch+json", """{"unpaid_order_ttl":""", "/v1/settings")]
+    [InlineData("application/vnd.api+json", """{"unpaid_order_ttl":"PT15M"}""", "/v1/settings")]
+    [InlineData("application/json-patch+json", """{"unpaid_order_ttl":"PT15M"}""", "/v1/admin/partners/{id}/settings")]
+    public async Task A_patch_that_is_not_a_merge_patch_is_415_and_changes_nothing(string contentType, string body, string path)
+    {
+        var partner = await api.NewPartnerAsync();
+        var client = path.StartsWith("/v1/admin", StringComparison.Ordinal) ? api.AdminClient() : partner.Client;
+
+        var response = await PatchAsync(client, body, contentType: contentType, path: path.Replace("{id}", partner.Id.ToString(), StringComparison.Ordinal));
+
+        await response.ShouldBeProblemAsync(HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        var settings = await (await partner.Client.GetAsync("/v1/settings")).ShouldBeAsync(HttpStatusCode.OK);
+        Assert.Equal(1, settings.GetProperty("version").GetInt32());
+        Assert.Equal(JsonValueKind.Null, settings.GetProperty("unpaid_order_ttl").ValueKind);
+        Assert.Empty(await SettingsEventsAsync(partner.Id));
+    }
+
     [Fact]
     public async Task A_body_that_is_not_json_is_refused_before_anything_else()
     {
