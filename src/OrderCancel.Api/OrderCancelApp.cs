@@ -38,7 +38,7 @@ public static class OrderCancelApp
             preserveStaticLogger: true);
         CachedLoggerFactory.Decorate(services);
 
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
+        builder.WebHost.ConfigureKestrel(RequestLimits.Configure);
         services.ConfigureHttpJsonOptions(options => Json.Configure(options.SerializerOptions));
         services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(options => Json.Configure(options.JsonSerializerOptions));
         services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.CompleteFrameworkProblem);
@@ -85,7 +85,7 @@ public static class OrderCancelApp
         services.AddHostedService(provider => provider.GetRequiredService<CancellationJobWorker>());
 
         services.AddOrderCancelTelemetry(configuration);
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [DatabaseHealthCheck.Tag]);
         services.AddOrderCancelOpenApi();
         return builder;
     }
@@ -109,6 +109,7 @@ public static class OrderCancelApp
         app.Use((http, next) => load.TrackAsync(http, next));
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRequestHeadLimits();
         app.UseOrderCancelOpenApi();
         app.UseAuthentication();
         app.UseAuthorization();
@@ -117,7 +118,7 @@ public static class OrderCancelApp
         app.UseMiddleware<Idempotency>();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).WithTags("Health");
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).WithTags("Health");
+        app.MapHealthChecks("/health/ready", DatabaseHealthCheck.ReadinessOptions()).WithTags("Health");
         app.MapOrders();
         app.MapWebhooks();
         app.MapCancellationJobs();

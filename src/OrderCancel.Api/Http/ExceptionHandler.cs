@@ -35,7 +35,7 @@ public sealed class ExceptionHandler(DatabaseOutage outage, ILogger<ExceptionHan
         else if (DatabaseOutage.IsUnavailable(exception))
         {
             outage.Report(exception);
-            httpContext.Response.Headers.RetryAfter = "5";
+            httpContext.Response.Headers.RetryAfter = DatabaseOutage.RetryAfterSeconds;
             problem = Problems.Create("unavailable");
         }
         else

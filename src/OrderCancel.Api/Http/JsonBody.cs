@@ -3,17 +3,19 @@ using System.Reflection;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Net.Http.Headers;
 
 namespace OrderCancel.Api.Http;
 
-public static class RequestLimits
-{
-    /// <summary>SPEC §6: a larger body is a 413.</summary>
-    public const int MaxBodyBytes = 1024 * 1024;
-}
-
 /// <summary>Marks a request body whose properties are all optional: an empty body reads as <c>{}</c>.</summary>
 public interface IOptionalBody;
+
+/// <summary>
+/// Marks a body that is a JSON merge patch (RFC 7396): taken as <c>application/merge-patch+json</c> or
+/// <c>application/json</c> only. Another <c>+json</c> type is another document (a JSON Patch, RFC 6902, is a list of
+/// operations) and must not be read as a merge patch.
+/// </summary>
+public interface IMergePatchBody;
 
 /// <summary>Which JSON body a route reads, for the OpenAPI document.</summary>
 public interface IJsonBodyMetadata
@@ -60,6 +62,8 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
 
     private static bool Optional => typeof(IOptionalBody).IsAssignableFrom(typeof(T));
 
+    private static bool MergePatch => typeof(IMergePatchBody).IsAssignableFrom(typeof(T));
+
     [SuppressMessage("Design", "CA1000", Justification = "Minimal APIs bind through a static BindAsync on the parameter type.")]
     public static async ValueTask<JsonBody<T>?> BindAsync(HttpContext context)
     {
@@ -81,6 +85,11 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
             return Refuse(Problems.Create("unsupported_media_type"));
         }
 
+        if (MergePatch && !IsMergePatchMediaType(context.Request))
+        {
+            return Refuse(Problems.Create("unsupported_media_type", "Send the patch as application/merge-patch+json or application/json."));
+        }
+
         return Parse(body.Bytes);
     }
 
@@ -89,6 +98,11 @@ public sealed class JsonBody<T> : IJsonBody, IEndpointParameterMetadataProvider
         builder.Metadata.Add(new BodyMetadata(typeof(T), Optional));
 
     private static JsonBody<T> Refuse(ProblemDetails problem) => new(null, problem);
+
+    private static bool IsMergePatchMediaType(HttpRequest request) =>
+        MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
+        && (type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || type.MediaType.Equals("application/merge-patch+json", StringComparison.OrdinalIgnoreCase));
 
     private static JsonBody<T> Invalid(IDictionary<string, string[]> errors) =>
         Refuse(Problems.Create("validation_failed", "See errors for the properties to fix.", errors));

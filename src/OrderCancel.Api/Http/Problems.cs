@@ -41,6 +41,8 @@ public static class Problems
         ["request_timeout"] = (408, "The body arrived too slowly"),
         ["payload_too_large"] = (413, "The body is larger than 1 MiB"),
         ["unsupported_media_type"] = (415, "The body must be application/json"),
+        ["uri_too_long"] = (414, "The request line is too long"),
+        ["request_header_fields_too_large"] = (431, "The request headers are too large"),
         ["idempotency_key_reused"] = (422, "The idempotency key was used for another request"),
         ["rate_limited"] = (429, "Too many requests"),
         ["internal_error"] = (500, "Something went wrong on our side"),
@@ -53,6 +55,9 @@ public static class Problems
         ["payload_too_large"] = $"The body may be at most {RequestLimits.MaxBodyBytes} bytes.",
         ["request_timeout"] = "The body arrived more slowly than the server's minimum rate; send it again.",
         ["unsupported_media_type"] = "Send the body as application/json.",
+        ["uri_too_long"] = $"The request line (method, path and query string, version) may be at most {RequestLimits.MaxRequestLineBytes} bytes.",
+        ["request_header_fields_too_large"] = $"The request may carry at most {RequestLimits.MaxHeaderCount} header lines of at most "
+            + $"{RequestLimits.MaxHeaderBytes} bytes together.",
         ["internal_error"] = "An unexpected error occurred. Quote the trace_id when reporting it.",
         ["unavailable"] = "The database cannot be reached; try again shortly.",
     };

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -149,11 +150,60 @@ public sealed class BackgroundDatabase(IConfiguration configuration, ILoggerFact
     }
 }
 
-/// <summary><c>/health/ready</c>: the database answers.</summary>
-public sealed class DatabaseHealthCheck(OrdersDbContext db) : IHealthCheck
+/// <summary>
+/// <c>/health/ready</c>: the database answers. A lost database is reported to <see cref="DatabaseOutage"/>, so that a
+/// probe takes part in the outage's logging as a request does (one warning when it starts, one when it ends); while the
+/// outage lasts the check answers from it without connecting, and the outage's own probe notices the end.
+/// </summary>
+public sealed class DatabaseHealthCheck(OrdersDbContext db, DatabaseOutage outage, ILogger<DatabaseHealthCheck> logger) : IHealthCheck
 {
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        await db.Database.CanConnectAsync(cancellationToken)
-            ? HealthCheckResult.Healthy()
-            : HealthCheckResult.Unhealthy("The database cannot be reached.");
+    public const string Tag = "ready";
+
+    /// <summary>
+    /// How <c>/health/ready</c> answers: <c>Healthy</c> or <c>Unhealthy</c> as text, as the framework's writer does, and
+    /// a 503 with the <c>Retry-After</c> of every other 503.
+    /// </summary>
+    public static HealthCheckOptions ReadinessOptions() => new()
+    {
+        Predicate = check => check.Tags.Contains(Tag),
+        ResponseWriter = (http, report) =>
+        {
+            if (report.Status == HealthStatus.Unhealthy)
+            {
+                http.Response.Headers.RetryAfter = DatabaseOutage.RetryAfterSeconds;
+            }
+
+            http.Response.ContentType = "text/plain";
+            return http.Response.WriteAsync(report.Status.ToString());
+        },
+    };
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (outage.IsDown)
+        {
+            return Lost();
+        }
+
+        try
+        {
+            await db.Database.OpenConnectionAsync(cancellationToken);
+            await db.Database.CloseConnectionAsync();
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception))
+        {
+            outage.Report(exception);
+            return Lost();
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // The health-check service's own log is off (appsettings: it would say "Unhealthy" at Error on every probe
+            // of an outage), so a failure that is not an outage (a wrong database name, a refused login) is logged here.
+            logger.LogError(exception, "The readiness check failed");
+            return HealthCheckResult.Unhealthy("The database refused the connection.", exception);
+        }
+    }
+
+    private static HealthCheckResult Lost() => HealthCheckResult.Unhealthy("The database cannot be reached.");
 }

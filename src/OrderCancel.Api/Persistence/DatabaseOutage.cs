@@ -13,6 +13,9 @@ public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<Database
 {
     public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>What every 503 of a lost database says in <c>Retry-After</c>, requests and <c>/health/ready</c> alike.</summary>
+    public const string RetryAfterSeconds = "5";
+
     private readonly Lock _gate = new();
     private long _startedAt;
     private bool _down;

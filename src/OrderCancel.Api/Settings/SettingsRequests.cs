@@ -9,16 +9,16 @@ namespace OrderCancel.Api.Settings;
 /// A JSON merge patch (RFC 7396) of the partner's settings: a property left out stays as it is, null sets it back to its
 /// default (never expire, no window, <c>keep</c>).
 /// </summary>
-public sealed class SettingsPatch
+public sealed class SettingsPatch : IMergePatchBody
 {
     private readonly string? _unpaidOrderTtl;
     private readonly string? _cancellationWindow;
     private readonly ShippingOnPartialCancel? _shippingOnPartialCancel;
 
     /// <summary>
-    /// ISO 8601 duration from <c>PT1M</c> to <c>P90D</c> (days, hours, minutes, seconds; no months or years): a new
-    /// one-time order still unpaid that long after its creation is cancelled with reason <c>expired</c>. null: never.
-    /// Applies to orders created from then on.
+    /// ISO 8601 duration from <c>PT1M</c> to <c>P90D</c> (days, hours 0-23, minutes and seconds 0-59, or weeks alone;
+    /// no months or years; one form per span: <c>PT1H30M</c>, not <c>PT90M</c>): a new one-time order still unpaid that
+    /// long after its creation is cancelled with reason <c>expired</c>. null: never. Applies to orders created from then on.
     /// </summary>
     /// <example>PT15M</example>
     [AcceptsNull]
@@ -29,8 +29,9 @@ public sealed class SettingsPatch
     }
 
     /// <summary>
-    /// ISO 8601 duration from <c>PT1M</c> to <c>P365D</c>: how long after its creation a partner may cancel an order
-    /// (400 <c>cancellation_window_closed</c> after). null: no limit. Applies to every order at once.
+    /// ISO 8601 duration from <c>PT1M</c> to <c>P365D</c>, written as <c>unpaid_order_ttl</c>: how long after its
+    /// creation a partner may cancel an order (400 <c>cancellation_window_closed</c> after). null: no limit. Applies to
+    /// every order at once.
     /// </summary>
     /// <example>PT1H</example>
     [AcceptsNull]
@@ -99,8 +100,13 @@ internal static class DurationRules
     public static IRuleBuilderOptions<T, string?> MustBeADuration<T>(
         this IRuleBuilder<T, string?> rule, string minText, TimeSpan min, string maxText, TimeSpan max) =>
         rule.Must(text => text is null || IsoDuration.TryParse(text, out _))
-            .WithMessage("Must be an ISO 8601 duration in weeks, days, hours, minutes and whole seconds (PT15M, P1DT12H, P2W), or null. "
-                + "Months and years are refused: their length varies; use days (P30D).")
+            .WithMessage("Must be an ISO 8601 duration in days, hours, minutes and whole seconds (PT15M, P1DT12H), or weeks alone "
+                + "(P2W), or null. Months and years are refused: their length varies; use days (P30D).")
+            .Must(text => text is null || IsoDuration.IsCanonical(text))
+            .WithMessage((_, text) => IsoDuration.TryParse(text, out var duration)
+                ? $"Must be written {IsoDuration.Format(duration)}: each duration has one form (hours 0-23, minutes and seconds 0-59, "
+                    + "no zero parts or leading zeros, weeks only alone)."
+                : "Must be an ISO 8601 duration.")
             .Must(text => text is null || !IsoDuration.TryParse(text, out var duration) || (duration >= min && duration <= max))
             .WithMessage($"Must be from {minText} to {maxText}, or null.");
 }

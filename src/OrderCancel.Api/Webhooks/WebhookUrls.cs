@@ -49,14 +49,28 @@ public static class WebhookUrls
         (IPAddress.Parse("ff00::"), 8), // multicast
     ];
 
+    private static readonly IPAddress Translated = IPAddress.Parse("::ffff:0:0:0");
     private static readonly IPAddress Nat64 = IPAddress.Parse("64:ff9b::");
     private static readonly IPAddress SixToFour = IPAddress.Parse("2002::");
 
     public static bool AllowsInsecureLoopback(WebhookOptions options, IHostEnvironment environment) =>
         options.AllowInsecureLoopback ?? environment.IsDevelopment();
 
+    /// <summary>
+    /// Why <paramref name="url"/> may not be registered, or null. The host is judged as the sender will connect to it:
+    /// after IDNA mapping (<see cref="Uri.IdnHost"/>, what the HTTP client resolves), so <c>①②⑦.0.0.1</c> and
+    /// <c>127。0。0。1</c> are the loopback address they become. An address literal with a name's final dot is refused:
+    /// the resolver would look it up as a name.
+    /// </summary>
     public static string? Problem(string url, bool allowInsecureLoopback)
     {
+        // The URL parser would drop outer spaces and escape inner ones and control characters: the URL used would not be
+        // the one registered (and a raw CR/LF has no business in a URL).
+        if (url.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            return "Must not contain spaces or control characters; percent-encode them.";
+        }
+
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
         {
             return "Must be an absolute URL.";
@@ -67,8 +81,19 @@ public static class WebhookUrls
             return "Must not carry credentials.";
         }
 
-        var literal = IPAddress.TryParse(uri.DnsSafeHost, out var address) ? address : null;
-        var loopback = IsLocalhostName(uri.DnsSafeHost) || (literal is not null && IsLoopback(literal));
+        if (uri.Port == 0)
+        {
+            return "Must name a port from 1 to 65535, or none.";
+        }
+
+        var host = uri.IdnHost;
+        var literal = IPAddress.TryParse(host.TrimEnd('.'), out var address) ? address : null;
+        if (literal is not null && host.EndsWith('.'))
+        {
+            return "Must write an IP address without a final dot.";
+        }
+
+        var loopback = IsLocalhostName(host) || (literal is not null && IsLoopback(literal));
         if (loopback && allowInsecureLoopback && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
         {
             return null;
@@ -102,7 +127,8 @@ public static class WebhookUrls
 
     /// <summary>
     /// False for every address of the IANA special-purpose registries that is not globally reachable, judging the
-    /// IPv4 address that IPv4-mapped, NAT64 (64:ff9b::/96) and 6to4 (2002::/16) addresses carry.
+    /// IPv4 address that IPv4-mapped, IPv4-translated (::ffff:0:0:0/96), NAT64 (64:ff9b::/96) and 6to4 (2002::/16)
+    /// addresses carry.
     /// </summary>
     public static bool IsGloballyReachable(IPAddress address)
     {
@@ -115,7 +141,7 @@ public static class WebhookUrls
         };
     }
 
-    /// <summary>The IPv4 address an IPv4-mapped, NAT64 or 6to4 address stands for; any other address as it is.</summary>
+    /// <summary>The IPv4 address an IPv4-mapped, IPv4-translated, NAT64 or 6to4 address stands for; any other address as it is.</summary>
     private static IPAddress Unwrapped(IPAddress address)
     {
         if (address.AddressFamily != AddressFamily.InterNetworkV6)
@@ -129,7 +155,7 @@ public static class WebhookUrls
         }
 
         var bytes = address.GetAddressBytes();
-        if (Contains(Nat64, 96, address))
+        if (Contains(Translated, 96, address) || Contains(Nat64, 96, address))
         {
             return new IPAddress(bytes.AsSpan(12, 4));
         }

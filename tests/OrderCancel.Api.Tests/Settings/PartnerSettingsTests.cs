@@ -61,7 +61,7 @@ public sealed class PartnerSettingsTests(ApiFactory api)
     [Theory]
     [InlineData("""{}""")]
     [InlineData("""{"unpaid_order_ttl":null,"shipping_on_partial_cancel":"keep"}""")]
-    [InlineData("""{"cancellation_window":"PT60M"}""")]
+    [InlineData("""{"cancellation_window":"PT1H"}""")]
     public async Task A_patch_that_changes_nothing_writes_nothing(string patch)
     {
         var partner = await api.NewPartnerAsync();
@@ -129,10 +129,62 @@ public sealed class PartnerSettingsTests(ApiFactory api)
     {
         var partner = await api.NewPartnerAsync();
 
-        var settings = await (await PatchAsync(partner.Client, """{"unpaid_order_ttl":"P2W","cancellation_window":"PT36H"}""")).ShouldBeAsync(HttpStatusCode.OK);
+        var settings = await (await PatchAsync(partner.Client, """{"unpaid_order_ttl":"P2W","cancellation_window":"P1DT12H"}""")).ShouldBeAsync(HttpStatusCode.OK);
 
         Assert.Equal("P14D", settings.GetProperty("unpaid_order_ttl").GetString());
         Assert.Equal("P1DT12H", settings.GetProperty("cancellation_window").GetString());
+    }
+
+    /// <summary>
+    /// One spelling per value: hours 0-23, minutes and seconds 0-59, no zero parts or leading zeros, and weeks only
+    /// alone (ISO 8601 has <c>PnW</c> only by itself). Any other spelling is a 422 that names the one to send.
+    /// </summary>
+    [Theory]
+    [InlineData("unpaid_order_ttl", "P89DT23H59M60S", "P90D")]
+    [InlineData("unpaid_order_ttl", "P1W2D", "P9D")]
+    [InlineData("unpaid_order_ttl", "P1DT24H", "P2D")]
+    [InlineData("unpaid_order_ttl", "PT60M", "PT1H")]
+    [InlineData("unpaid_order_ttl", "PT90S", "PT1M30S")]
+    [InlineData("unpaid_order_ttl", "PT015M", "PT15M")]
+    [InlineData("unpaid_order_ttl", "P0DT15M", "PT15M")]
+    [InlineData("cancellation_window", "PT36H", "P1DT12H")]
+    [InlineData("cancellation_window", "P1DT0H", "P1D")]
+    [InlineData("cancellation_window", "P01W", "P7D")]
+    public async Task A_duration_in_another_spelling_is_422_naming_the_canonical_one_and_changes_nothing(string property, string duration, string canonical)
+    {
+        var partner = await api.NewPartnerAsync();
+
+        var response = await PatchAsync(partner.Client, $$"""{"{{property}}":"{{duration}}"}""");
+
+        var problem = await response.ShouldBeValidationProblemAsync(property);
+        Assert.Contains(canonical, problem.GetProperty("errors").GetProperty(property)[0].GetString(), StringComparison.Ordinal);
+        var settings = await (await partner.Client.GetAsync("/v1/settings")).ShouldBeAsync(HttpStatusCode.OK);
+        Assert.Equal(1, settings.GetProperty("version").GetInt32());
+        Assert.Empty(await SettingsEventsAsync(partner.Id));
+    }
+
+    /// <summary>
+    /// A JSON Patch (RFC 6902) is another kind of document: only application/merge-patch+json and application/json are
+    /// read as a merge patch, and anything else is 415 before its body is looked at.
+    /// </summary>
+    [Theory]
+    [InlineData("application/json-patch+json", """{"unpaid_order_ttl":"PT15M"}""", "/v1/settings")]
+    [InlineData("application/json-patch+json", """[{"op":"replace","path":"/unpaid_order_ttl","value":"PT15M"}]""", "/v1/settings")]
+    [InlineData("application/json-patch+json", """{"unpaid_order_ttl":""", "/v1/settings")]
+    [InlineData("application/vnd.api+json", """{"unpaid_order_ttl":"PT15M"}""", "/v1/settings")]
+    [InlineData("application/json-patch+json", """{"unpaid_order_ttl":"PT15M"}""", "/v1/admin/partners/{id}/settings")]
+    public async Task A_patch_that_is_not_a_merge_patch_is_415_and_changes_nothing(string contentType, string body, string path)
+    {
+        var partner = await api.NewPartnerAsync();
+        var client = path.StartsWith("/v1/admin", StringComparison.Ordinal) ? api.AdminClient() : partner.Client;
+
+        var response = await PatchAsync(client, body, contentType: contentType, path: path.Replace("{id}", partner.Id.ToString(), StringComparison.Ordinal));
+
+        await response.ShouldBeProblemAsync(HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        var settings = await (await partner.Client.GetAsync("/v1/settings")).ShouldBeAsync(HttpStatusCode.OK);
+        Assert.Equal(1, settings.GetProperty("version").GetInt32());
+        Assert.Equal(JsonValueKind.Null, settings.GetProperty("unpaid_order_ttl").ValueKind);
+        Assert.Empty(await SettingsEventsAsync(partner.Id));
     }
 
     [Fact]
