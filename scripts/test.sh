@@ -86,5 +86,6 @@ step "5/5 Building (Release), then the tests: one line as each finishes"
 if $own_logger; then
   dotnet test OrderCancel.sln -c Release "$@"
 else
-  dotnet test OrderCancel.sln -c Release --logger "console;verbosity=normal" "$@" | awk -f scripts/lib/test-progress.awk
+  # stderr too: a failed run's summary and xUnit's failures outside any test are written there.
+  dotnet test OrderCancel.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | awk -f scripts/lib/test-progress.awk
 fi

@@ -32,7 +32,12 @@ BEGIN { state = ""; runs = 0; started = 0; summary = 0 }
     next
 }
 
+# xUnit's own lines are chatter, but for a failure outside any test (a fixture's set-up or clean-up), which is shown
+# with the deeper-indented lines of its details.
 /^\[xUnit\.net / {
+    if ($0 ~ /Failure|\[ERROR\]/) { xfail = 1; out($0) }
+    else if (xfail && $0 ~ /^\[xUnit\.net [0-9:.]+\]       /) out($0)
+    else xfail = 0
     state = ""
     next
 }
@@ -59,6 +64,7 @@ BEGIN { state = ""; runs = 0; started = 0; summary = 0 }
 /^Test Run (Successful|Failed|Aborted)/ {
     state = ""
     summary = 1
+    runfailed = ($3 ~ /^Failed/)
     total = 0; passed = 0; failed = 0; skipped = 0
     if ($3 ~ /^Aborted/) out($0)
     next
@@ -70,10 +76,11 @@ summary && /^ +Failed: [0-9]+$/ { failed = $2; next }
 summary && /^ +Skipped: [0-9]+$/ { skipped = $2; next }
 summary && /^ *Total time:/ {
     sub(/^ *Total time: */, "")
-    result = failed > 0 ? "Failed!" : passed > 0 ? "Passed!" : skipped > 0 ? "Skipped!" : "None"
+    result = failed > 0 || runfailed ? "Failed!" : passed > 0 ? "Passed!" : skipped > 0 ? "Skipped!" : "None"
     out(sprintf("%-8s - Failed: %5d, Passed: %5d, Skipped: %5d, Total: %5d, Duration: %s%s",
         result, failed, passed, skipped, total, duration($0), started == 1 ? " - " source " (" framework ")" : ""))
     runs++; all_passed += passed; all_failed += failed; all_skipped += skipped
+    if (runfailed && failed == 0) failed_outside++
     summary = 0
     next
 }
@@ -84,5 +91,6 @@ state == "log" { next }
 
 # The plain closing line a reader (or CI) can count on, over every test assembly that ran.
 END {
+    if (failed_outside > 0) out("A test run failed outside any test: a fixture's set-up or clean-up (its failure is above).")
     if (runs > 0) out(sprintf("Tests: %d passed, %d failed, %d skipped", all_passed, all_failed, all_skipped))
 }

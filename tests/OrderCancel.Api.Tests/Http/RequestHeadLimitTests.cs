@@ -68,18 +68,23 @@ public sealed class RequestHeadLimitTests(RequestHeadLimitTests.RunningService r
             Client = _service.Client(partner.Key);
         }
 
-        /// <summary>Stops the process, then drops the database.</summary>
+        /// <summary>Stops the process, then drops the database, which disposes its factory.</summary>
         public async Task DisposeAsync()
         {
             Dispose();
             await ((IAsyncLifetime)_database).DisposeAsync();
         }
 
+        /// <summary>
+        /// Runs twice (xUnit calls it after <see cref="DisposeAsync"/>), so it forgets what it disposed: a second
+        /// ServiceProcess.Dispose threw InvalidOperationException, a class clean-up failure that failed a CI run. The
+        /// factory is left to <see cref="DisposeAsync"/>.
+        /// </summary>
         public void Dispose()
         {
             Client?.Dispose();
             _service?.Dispose();
-            _database.Dispose();
+            _service = null;
         }
     }
 }
