@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using System.Text;
@@ -32,7 +31,6 @@ public sealed partial class DocsTests
         global using System.Threading.Tasks;
         """;
 
-    private static readonly string Tools = Path.Combine(RepositoryRoot.Path, "tools", "openapi");
 
     private static readonly Lazy<IReadOnlyList<Doc>> AllDocs = new(() =>
         [.. new[] { "README.md", Path.Combine("bench", "README.md") }
@@ -152,7 +150,7 @@ public sealed partial class DocsTests
         try
         {
             // As a partner makes them (docs/api.md, "Generate a client"): each snippet imports them from "./ordercancel".
-            await RunAsync("openapi-typescript", Path.Combine(RepositoryRoot.Path, "openapi.json"), "--output", Path.Combine(folder, "ordercancel.d.ts"));
+            await OpenApiTools.RunAsync("openapi-typescript", Path.Combine(RepositoryRoot.Path, "openapi.json"), "--output", Path.Combine(folder, "ordercancel.d.ts"));
             List<string> files = [];
             foreach (var doc in Docs)
             {
@@ -172,7 +170,7 @@ public sealed partial class DocsTests
                 files,
             };
             await File.WriteAllTextAsync(Path.Combine(folder, "tsconfig.json"), JsonSerializer.Serialize(project));
-            await RunAsync("tsc", "--project", Path.Combine(folder, "tsconfig.json"), "--pretty", "false");
+            await OpenApiTools.RunAsync("tsc", "--project", Path.Combine(folder, "tsconfig.json"), "--pretty", "false");
         }
         finally
         {
@@ -241,30 +239,6 @@ public sealed partial class DocsTests
     private static bool IsValue(string segment) =>
         segment.Length > 0 && (segment.All(char.IsAsciiDigit) || segment.StartsWith('$') || segment.Contains('…', StringComparison.Ordinal)
             || segment.Contains("...", StringComparison.Ordinal) || Guid.TryParse(segment, out _));
-
-    /// <summary>Runs a tool from tools/openapi/node_modules/.bin; a non-zero exit fails the test with its output.</summary>
-    private static async Task RunAsync(string tool, params string[] arguments)
-    {
-        var program = Path.Combine(Tools, "node_modules", ".bin", tool);
-        Assert.True(File.Exists(program), $"{program} is missing: run `npm ci --prefix tools/openapi` (./scripts/test.sh does).");
-        var start = new ProcessStartInfo(program)
-        {
-            WorkingDirectory = Tools,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{tool} exited {process.ExitCode}:\n{await output}\n{await error}");
-    }
 
     /// <summary><c>SomethingTests.Method</c> or <c>SomethingTests.*</c>, in backticks.</summary>
     [GeneratedRegex(@"`(?<class>[A-Z][A-Za-z0-9_]*Tests)\.(?<method>\*|[A-Za-z_][A-Za-z0-9_]*)`")]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using OrderCancel.Api.Tests.Infrastructure;
 
@@ -12,7 +11,7 @@ namespace OrderCancel.Api.Tests;
 [Collection(SharedApi.Name)]
 public sealed class OpenApiLintTests(ApiFactory api) : IDisposable
 {
-    private static readonly string Tools = Path.Combine(RepositoryRoot.Path, "tools", "openapi");
+    private static readonly string Tools = OpenApiTools.Folder;
     private readonly string _folder = Directory.CreateTempSubdirectory("openapi-lint-").FullName;
 
     [Fact]
@@ -21,7 +20,7 @@ public sealed class OpenApiLintTests(ApiFactory api) : IDisposable
         var document = await WriteServedDocumentAsync();
         var results = Path.Combine(_folder, "spectral.json");
 
-        await RunAsync("spectral", "lint", document, "--ruleset", Path.Combine(Tools, ".spectral.yaml"), "--fail-severity", "hint", "--format", "json", "--output", results);
+        await OpenApiTools.RunAsync("spectral", "lint", document, "--ruleset", Path.Combine(Tools, ".spectral.yaml"), "--fail-severity", "hint", "--format", "json", "--output", results);
 
         var found = JsonDocument.Parse(await File.ReadAllTextAsync(results)).RootElement;
         Assert.True(found.GetArrayLength() == 0, $"Spectral: {found}");
@@ -32,7 +31,7 @@ public sealed class OpenApiLintTests(ApiFactory api) : IDisposable
     {
         var document = await WriteServedDocumentAsync();
 
-        var output = await RunAsync("redocly", "lint", document, "--config", Path.Combine(Tools, "redocly.yaml"), "--format", "json");
+        var output = await OpenApiTools.RunAsync("redocly", "lint", document, "--config", Path.Combine(Tools, "redocly.yaml"), "--format", "json");
 
         var totals = JsonDocument.Parse(output[output.IndexOf('{', StringComparison.Ordinal)..]).RootElement.GetProperty("totals");
         Assert.True(totals.GetProperty("errors").GetInt32() == 0 && totals.GetProperty("warnings").GetInt32() == 0, $"Redocly: {output}");
@@ -43,8 +42,8 @@ public sealed class OpenApiLintTests(ApiFactory api) : IDisposable
     {
         var document = await WriteServedDocumentAsync();
 
-        await RunAsync("openapi-typescript", document, "--output", Path.Combine(Tools, "generated", "ordercancel.d.ts"));
-        await RunAsync("tsc", "--project", Path.Combine(Tools, "tsconfig.json"));
+        await OpenApiTools.RunAsync("openapi-typescript", document, "--output", Path.Combine(Tools, "generated", "ordercancel.d.ts"));
+        await OpenApiTools.RunAsync("tsc", "--project", Path.Combine(Tools, "tsconfig.json"));
     }
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
@@ -55,30 +54,5 @@ public sealed class OpenApiLintTests(ApiFactory api) : IDisposable
         var path = Path.Combine(_folder, "openapi.json");
         await File.WriteAllTextAsync(path, served.Text);
         return path;
-    }
-
-    /// <summary>Runs a tool from tools/openapi/node_modules/.bin; a non-zero exit fails the test with its output.</summary>
-    private static async Task<string> RunAsync(string tool, params string[] arguments)
-    {
-        var program = Path.Combine(Tools, "node_modules", ".bin", tool);
-        Assert.True(File.Exists(program), $"{program} is missing: run `npm ci --prefix tools/openapi` (./scripts/test.sh does).");
-        var start = new ProcessStartInfo(program)
-        {
-            WorkingDirectory = Tools,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{tool} exited {process.ExitCode}:\n{await output}\n{await error}");
-        return await output;
     }
 }
