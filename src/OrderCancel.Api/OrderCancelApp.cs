@@ -62,7 +62,9 @@ public static class OrderCancelApp
             .AddPolicy(Callers.PartnerPolicy, policy => policy.RequireRole(Callers.PartnerRole))
             .AddPolicy(Callers.AdminPolicy, policy => policy.RequireRole(Callers.AdminRole));
 
+        services.AddSingleton<KeyLookupLimiter>();
         services.AddPartnerRateLimits();
+        services.AddForwardedClients(configuration);
         services.Configure<RetentionOptions>(configuration.GetSection("Retention"));
         services.Configure<EventFeedOptions>(configuration.GetSection("Events"));
         services.AddSingleton<RetentionPurge>();
@@ -92,6 +94,8 @@ public static class OrderCancelApp
 
     public static void UseOrderCancel(this WebApplication app)
     {
+        // First, so everything after it (the request log, the rate limits) sees the client a known proxy forwarded.
+        app.UseForwardedClients();
         // Outermost, so the request log carries the status the client got, after the exception handler and the
         // status-code pages have written their answers; the handler itself logs a real fault with its stack.
         app.UseSerilogRequestLogging(options =>

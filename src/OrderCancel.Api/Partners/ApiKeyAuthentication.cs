@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -43,6 +44,7 @@ public sealed class ApiKeyAuthenticationHandler(
     ILoggerFactory loggerFactory,
     UrlEncoder encoder,
     IOptionsMonitor<AdminOptions> admin,
+    KeyLookupLimiter lookups,
     OrdersDbContext db) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -64,7 +66,16 @@ public sealed class ApiKeyAuthenticationHandler(
             return Success(new Claim(ClaimTypes.Role, Callers.AdminRole));
         }
 
-        if (await db.FindActiveKeyAsync(ApiKey.HashOf(secret), Context.RequestAborted) is not { } key)
+        var hash = ApiKey.HashOf(secret);
+        if (!lookups.TryLookUp(hash, Context.Connection.RemoteIpAddress, out var retryAfter))
+        {
+            Context.Features.Set(new LookupRefused(retryAfter));
+            return AuthenticateResult.Fail("Too many unknown keys from this address.");
+        }
+
+        var key = await db.FindActiveKeyAsync(hash, Context.RequestAborted);
+        lookups.Found(hash, key is not null);
+        if (key is null)
         {
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }
@@ -78,6 +89,17 @@ public sealed class ApiKeyAuthenticationHandler(
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Context.Features.Get<LookupRefused>() is { } refused)
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(refused.RetryAfter.TotalSeconds));
+            Context.RequestServices.GetRequiredService<Telemetry.OrderCancelMetrics>().RateLimited();
+            Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            await WriteProblem(
+                "rate_limited",
+                $"Too many requests with keys that are not active from this address: at most {lookups.PermitsPerSecond} a second. Retry after {seconds} s.");
+            return;
+        }
+
         Response.Headers.WWWAuthenticate = "Bearer";
         await WriteProblem("unauthenticated", "Send Authorization: Bearer <api key> with a key that is active.");
     }
@@ -91,6 +113,9 @@ public sealed class ApiKeyAuthenticationHandler(
         return !string.IsNullOrEmpty(configured)
             && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(configured));
     }
+
+    /// <summary>The client's bucket for keys not seen valid was empty: the key was not looked up, and the answer is 429.</summary>
+    private sealed record LookupRefused(TimeSpan RetryAfter);
 
     private static AuthenticateResult Success(params Claim[] claims) =>
         AuthenticateResult.Success(new AuthenticationTicket(
