@@ -52,6 +52,7 @@ public static class OrderCancelApp
         services.TryAddSingleton(TimeProvider.System);
         services.AddDataProtection().SetApplicationName("OrderCancel").PersistKeysToDbContext<OrdersDbContext>();
         services.AddSingleton<WebhookSecrets>();
+        services.AddSingleton<Cursors>();
         ValidationFilter.UseRequestPropertyNames();
         services.AddValidatorsFromAssemblyContaining<CreateOrderValidator>(ServiceLifetime.Singleton);
 

@@ -93,11 +93,11 @@ public static class CancellationJobEndpoints
     }
 
     public static async Task<Ok<CancellationJobPage>> List(
-        [AsParameters] ListCancellationJobsQuery query, HttpContext http, OrdersDbContext db, CancellationToken cancellation)
+        [AsParameters] ListCancellationJobsQuery query, HttpContext http, OrdersDbContext db, Cursors cursors, CancellationToken cancellation)
     {
         var partnerId = http.User.PartnerId();
         var jobs = db.CancellationJobs.AsNoTracking().Where(j => j.PartnerId == partnerId);
-        if (query.After is { } after)
+        if (query.After(cursors) is { } after)
         {
             jobs = jobs.Where(j => j.Id.CompareTo(after) < 0);
         }
@@ -110,7 +110,7 @@ public static class CancellationJobEndpoints
             data.Add(await ResponseAsync(db, job, cancellation));
         }
 
-        return TypedResults.Ok(new CancellationJobPage(data, page.Count > size ? JobCursors.Encode(page[size - 1].Id) : null));
+        return TypedResults.Ok(new CancellationJobPage(data, page.Count > size ? JobCursors.Encode(cursors, page[size - 1].Id) : null));
     }
 
     public static async Task<Results<Ok<CancellationJobResponse>, ProblemHttpResult>> Get(
@@ -128,7 +128,7 @@ public static class CancellationJobEndpoints
     }
 
     public static async Task<Results<Ok<JobResultPage>, ProblemHttpResult>> ListResults(
-        Guid id, [AsParameters] CancellationJobResultsQuery query, HttpContext http, OrdersDbContext db, CancellationToken cancellation)
+        Guid id, [AsParameters] CancellationJobResultsQuery query, HttpContext http, OrdersDbContext db, Cursors cursors, CancellationToken cancellation)
     {
         var partnerId = http.User.PartnerId();
         if (!await db.CancellationJobs.AnyAsync(j => j.Id == id && j.PartnerId == partnerId, cancellation))
@@ -137,8 +137,8 @@ public static class CancellationJobEndpoints
         }
 
         var size = query.PageSize;
-        var page = await db.CancellationJobResultsAsync(id, query.OutcomeFilter, query.After ?? long.MinValue, size + 1, cancellation);
-        var next = page.Count > size ? JobCursors.Encode(page[size - 1].OrderId) : null;
+        var page = await db.CancellationJobResultsAsync(id, query.OutcomeFilter, query.After(cursors) ?? long.MinValue, size + 1, cancellation);
+        var next = page.Count > size ? JobCursors.Encode(cursors, page[size - 1].OrderId) : null;
         return TypedResults.Ok(new JobResultPage([.. page.Take(size)], next));
     }
 

@@ -1,8 +1,6 @@
-using System.Buffers.Text;
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using FluentValidation;
 using Microsoft.AspNetCore.Mvc;
@@ -137,7 +135,7 @@ public sealed class ListCancellationJobsQuery
 
     public int PageSize => int.TryParse(Limit, out var limit) ? limit : ListOrdersQuery.DefaultLimit;
 
-    public Guid? After => JobCursors.TryDecodeJob(Cursor, out var id) ? id : null;
+    public Guid? After(Cursors cursors) => JobCursors.TryDecodeJob(cursors, Cursor, out var id) ? id : null;
 }
 
 public sealed class CancellationJobResultsQuery
@@ -161,64 +159,50 @@ public sealed class CancellationJobResultsQuery
 
     public JobOutcome? OutcomeFilter => Json.TryParse<JobOutcome>(Outcome, out var outcome) ? outcome : null;
 
-    public long? After => JobCursors.TryDecodeOrder(Cursor, out var id) ? id : null;
+    public long? After(Cursors cursors) => JobCursors.TryDecodeOrder(cursors, Cursor, out var id) ? id : null;
 }
 
 public sealed class ListCancellationJobsQueryValidator : AbstractValidator<ListCancellationJobsQuery>
 {
-    public ListCancellationJobsQueryValidator()
+    public ListCancellationJobsQueryValidator(Cursors cursors)
     {
         RuleFor(q => q.Limit).MustBeALimit();
-        RuleFor(q => q.Cursor).Must(cursor => cursor is null || JobCursors.TryDecodeJob(cursor, out _)).WithMessage("Is not a cursor this API returned.");
+        RuleFor(q => q.Cursor).Must(cursor => cursor is null || JobCursors.TryDecodeJob(cursors, cursor, out _)).WithMessage(Cursors.NotOurs);
     }
 }
 
 public sealed class CancellationJobResultsQueryValidator : AbstractValidator<CancellationJobResultsQuery>
 {
-    public CancellationJobResultsQueryValidator()
+    public CancellationJobResultsQueryValidator(Cursors cursors)
     {
         RuleFor(q => q.Outcome)
             .Must(outcome => outcome is null || Json.TryParse<JobOutcome>(outcome, out _))
             .WithMessage($"Must be one of: {string.Join(", ", Json.Names<JobOutcome>())}.");
         RuleFor(q => q.Limit).MustBeALimit();
-        RuleFor(q => q.Cursor).Must(cursor => cursor is null || JobCursors.TryDecodeOrder(cursor, out _)).WithMessage("Is not a cursor this API returned.");
+        RuleFor(q => q.Cursor).Must(cursor => cursor is null || JobCursors.TryDecodeOrder(cursors, cursor, out _)).WithMessage(Cursors.NotOurs);
     }
 }
 
 /// <summary>The opaque keyset cursors of the job list (the last job's id) and of a job's results (the last order id).</summary>
 public static class JobCursors
 {
-    public static string Encode(Guid jobId) => Base64Url.EncodeToString(jobId.ToByteArray(bigEndian: true));
+    private const string Jobs = "cancellation-jobs";
+    private const string Results = "cancellation-job-results";
 
-    public static string Encode(long orderId) => Base64Url.EncodeToString(Encoding.ASCII.GetBytes(orderId.ToString(CultureInfo.InvariantCulture)));
+    public static string Encode(Cursors cursors, Guid jobId) => cursors.Seal(Jobs, jobId.ToString("N"));
 
-    public static bool TryDecodeJob(string? text, out Guid jobId)
+    public static string Encode(Cursors cursors, long orderId) => cursors.Seal(Results, orderId.ToString(CultureInfo.InvariantCulture));
+
+    public static bool TryDecodeJob(Cursors cursors, string? text, out Guid jobId)
     {
         jobId = default;
-        var bytes = Decode(text);
-        if (bytes is not { Length: 16 })
-        {
-            return false;
-        }
-
-        jobId = new Guid(bytes, bigEndian: true);
-        return true;
+        return cursors.TryOpen(Jobs, text, out var position) && Guid.TryParseExact(position, "N", out jobId);
     }
 
-    public static bool TryDecodeOrder(string? text, out long orderId)
+    public static bool TryDecodeOrder(Cursors cursors, string? text, out long orderId)
     {
         orderId = default;
-        return Decode(text) is { } bytes
-            && long.TryParse(Encoding.ASCII.GetString(bytes), NumberStyles.None, CultureInfo.InvariantCulture, out orderId);
-    }
-
-    private static byte[]? Decode(string? text)
-    {
-        if (string.IsNullOrEmpty(text) || text.Length > 64 || !Base64Url.IsValid(text))
-        {
-            return null;
-        }
-
-        return Base64Url.DecodeFromChars(text);
+        return cursors.TryOpen(Results, text, out var position)
+            && long.TryParse(position, NumberStyles.None, CultureInfo.InvariantCulture, out orderId);
     }
 }

@@ -62,12 +62,14 @@ public static class EventFeedEndpoints
         OrdersDbContext db,
         TimeProvider clock,
         IOptions<EventFeedOptions> options,
+        Cursors cursors,
         CancellationToken cancellation)
     {
         var now = clock.GetUtcNow();
         var keptFrom = now - options.Value.Retention;
-        var after = query.After ?? FeedPosition.Start(now);
-        if (query.After is { } cursor && cursor.OccurredAt < keptFrom)
+        var given = query.After(cursors);
+        var after = given ?? FeedPosition.Start(now);
+        if (given is { } cursor && cursor.OccurredAt < keptFrom)
         {
             return Problems.Result(
                 "cursor_expired",
@@ -75,11 +77,11 @@ public static class EventFeedEndpoints
                 + $"{keptFrom:yyyy-MM-dd'T'HH:mm:ss'Z'}. Start again without a cursor, with occurred_from if you know where you stopped.");
         }
 
-        var from = query.OccurredFromFilter is { } given && given > keptFrom ? given : keptFrom;
+        var from = query.OccurredFromFilter is { } occurredFrom && occurredFrom > keptFrom ? occurredFrom : keptFrom;
         var page = await db.EventFeedPageAsync(
             new FeedQuery(http.User.PartnerId(), after, from, query.OccurredToFilter, query.TypeFilter, query.OrderIdFilter, query.PageSize),
             cancellation);
-        var end = page.Count > 0 ? FeedCursor.Encode(page[^1].Position) : query.Cursor ?? FeedCursor.Encode(after);
+        var end = page.Count > 0 ? FeedCursor.Encode(cursors, page[^1].Position) : query.Cursor ?? FeedCursor.Encode(cursors, after);
         return TypedResults.Ok(new EventFeedPage(
             [.. page.Select(FeedEventResponse.From)],
             page.Count == query.PageSize ? end : null,

@@ -1,8 +1,6 @@
-using System.Buffers.Text;
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
-using System.Text;
 using FluentValidation;
 using Microsoft.AspNetCore.Mvc;
 using OrderCancel.Api.Http;
@@ -54,16 +52,16 @@ public sealed class EventFeedQuery
 
     public DateTimeOffset? OccurredToFilter => Instants.Parse(OccurredTo);
 
-    public FeedPosition? After => FeedCursor.TryDecode(Cursor, out var position) ? position : null;
+    public FeedPosition? After(Cursors cursors) => FeedCursor.TryDecode(cursors, Cursor, out var position) ? position : null;
 }
 
 public sealed class EventFeedQueryValidator : AbstractValidator<EventFeedQuery>
 {
-    public EventFeedQueryValidator()
+    public EventFeedQueryValidator(Cursors cursors)
     {
         RuleFor(q => q.Cursor)
-            .Must(cursor => cursor is null || FeedCursor.TryDecode(cursor, out _))
-            .WithMessage("Is not a cursor this API returned.");
+            .Must(cursor => cursor is null || FeedCursor.TryDecode(cursors, cursor, out _))
+            .WithMessage(Cursors.NotOurs);
         RuleFor(q => q.Types)
             .Must(types => types is null || types.Split(',', StringSplitOptions.TrimEntries).All(EventTypes.All.Contains))
             .WithMessage($"Must be event types separated by commas, each one of: {string.Join(", ", EventTypes.All)}.");
@@ -85,22 +83,17 @@ public sealed class EventFeedQueryValidator : AbstractValidator<EventFeedQuery>
 /// <summary>A feed position as clients hold it: opaque, URL-safe, and checked when it comes back.</summary>
 public static class FeedCursor
 {
-    private const string Version = "e1";
+    private const string List = "events";
 
-    public static string Encode(FeedPosition position) => Base64Url.EncodeToString(Encoding.ASCII.GetBytes(string.Create(
+    public static string Encode(Cursors cursors, FeedPosition position) => cursors.Seal(List, string.Create(
         CultureInfo.InvariantCulture,
-        $"{Version}.{position.TransactionId}.{position.Sequence}.{position.OccurredAt.ToUnixTimeMilliseconds()}")));
+        $"{position.TransactionId}.{position.Sequence}.{position.OccurredAt.ToUnixTimeMilliseconds()}"));
 
-    public static bool TryDecode(string? text, out FeedPosition position)
+    public static bool TryDecode(Cursors cursors, string? text, out FeedPosition position)
     {
         position = FeedPosition.Start(DateTimeOffset.UnixEpoch);
-        if (string.IsNullOrEmpty(text) || text.Length > 128 || !Base64Url.IsValid(text))
-        {
-            return false;
-        }
-
-        var parts = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(text)).Split('.');
-        if (parts is not [Version, var transaction, var sequence, var millis]
+        if (!cursors.TryOpen(List, text, out var sealedPosition)
+            || sealedPosition.Split('.') is not [var transaction, var sequence, var millis]
             || !ulong.TryParse(transaction, NumberStyles.None, CultureInfo.InvariantCulture, out var transactionId)
             || !long.TryParse(sequence, NumberStyles.None, CultureInfo.InvariantCulture, out var sequenceNumber)
             || !long.TryParse(millis, NumberStyles.None, CultureInfo.InvariantCulture, out var unixMillis)

@@ -84,7 +84,7 @@ public sealed class PayOrderValidator : AbstractValidator<PayOrderRequest>
 
 public sealed class ListOrdersQueryValidator : AbstractValidator<ListOrdersQuery>
 {
-    public ListOrdersQueryValidator()
+    public ListOrdersQueryValidator(Cursors cursors)
     {
         RuleFor(q => q.Status)
             .Must(status => status is null || Json.TryParse<OrderStatus>(status, out _))
@@ -94,8 +94,8 @@ public sealed class ListOrdersQueryValidator : AbstractValidator<ListOrdersQuery
             .WithMessage($"Must be one of: {string.Join(", ", Json.Names<OrderKind>())}.");
         RuleFor(q => q.Limit).MustBeALimit();
         RuleFor(q => q.Cursor)
-            .Must(cursor => cursor is null || OrderCursor.TryDecode(cursor, out _))
-            .WithMessage("Is not a cursor this API returned.");
+            .Must(cursor => cursor is null || OrderCursor.TryDecode(cursors, cursor, out _))
+            .WithMessage(Cursors.NotOurs);
         RuleFor(q => q.CreatedFrom)
             .Must(text => text is null || Instants.Parse(text) is not null)
             .WithMessage("Must be an ISO 8601 instant with an offset, e.g. 2026-01-31T00:00:00Z.");

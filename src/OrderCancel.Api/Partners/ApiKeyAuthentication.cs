@@ -67,14 +67,14 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         var hash = ApiKey.HashOf(secret);
-        if (!lookups.TryLookUp(hash, Context.Connection.RemoteIpAddress, out var retryAfter))
+        var (allowed, retryAfter, key) = await lookups.LookUpAsync(
+            hash, Context.Connection.RemoteIpAddress, () => db.FindActiveKeyAsync(hash, Context.RequestAborted), Context.RequestAborted);
+        if (!allowed)
         {
             Context.Features.Set(new LookupRefused(retryAfter));
             return AuthenticateResult.Fail("Too many unknown keys from this address.");
         }
 
-        var key = await db.FindActiveKeyAsync(hash, Context.RequestAborted);
-        lookups.Found(hash, key is not null);
         if (key is null)
         {
             return AuthenticateResult.Fail("Unknown or revoked API key.");

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.RateLimiting;
@@ -9,7 +10,8 @@ namespace OrderCancel.Api.Partners;
 /// Keeps key guessing off the key table: a key this instance has not seen valid is looked up only with a permit from
 /// its client address's own token bucket (<c>RateLimiting:UnknownKeyPermitsPerSecond</c>, default 10, burst of the
 /// same size). A key that was found active is remembered (by its hash) and skips the bucket from then on, so a
-/// partner's traffic is not slowed by a flood of bad keys from its own address. IPv6 clients share a bucket per /64,
+/// partner's traffic is not slowed by a flood of bad keys from its own address; its first requests to an instance
+/// take one permit together. IPv6 clients share a bucket per /64,
 /// the smallest network one client is usually given.
 /// </summary>
 public sealed class KeyLookupLimiter : IDisposable
@@ -19,6 +21,7 @@ public sealed class KeyLookupLimiter : IDisposable
 
     private readonly PartitionedRateLimiter<IPAddress> _buckets;
     private readonly MemoryCache _knownKeys = new(new MemoryCacheOptions { SizeLimit = KnownKeysLimit });
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _lookingUp = new();
 
     public KeyLookupLimiter(IConfiguration configuration)
     {
@@ -38,32 +41,57 @@ public sealed class KeyLookupLimiter : IDisposable
     public int PermitsPerSecond { get; }
 
     /// <summary>
-    /// Whether the key with this hash may be looked up now: yes for a key seen valid, otherwise when the client's
-    /// bucket has a permit. When not, answers how long to wait.
+    /// Looks the key with this hash up through <paramref name="lookup"/> (which answers null for a key that is not
+    /// active) when it may be: at once for a key seen active, otherwise with a permit from the client's bucket. Requests
+    /// that bring the same key while it is being looked up wait for that lookup instead of taking permits of their own,
+    /// so a partner's burst on an instance that has not seen its key yet costs one permit, not one each. Answers false,
+    /// with how long to wait, when the bucket is empty.
     /// </summary>
-    public bool TryLookUp(byte[] keyHash, IPAddress? client, out TimeSpan retryAfter)
-    {
-        retryAfter = TimeSpan.Zero;
-        if (_knownKeys.TryGetValue(Convert.ToBase64String(keyHash), out _))
-        {
-            return true;
-        }
-
-        using var lease = _buckets.AttemptAcquire(BucketOf(client));
-        if (lease.IsAcquired)
-        {
-            return true;
-        }
-
-        retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
-        return false;
-    }
-
-    /// <summary>What the lookup found: an active key skips the bucket from now on, and a revoked one no longer does.</summary>
-    public void Found(byte[] keyHash, bool active)
+    public async Task<(bool Allowed, TimeSpan RetryAfter, T? Key)> LookUpAsync<T>(
+        byte[] keyHash, IPAddress? client, Func<Task<T?>> lookup, CancellationToken cancellation)
+        where T : class
     {
         var name = Convert.ToBase64String(keyHash);
-        if (active)
+        while (true)
+        {
+            if (_knownKeys.TryGetValue(name, out _))
+            {
+                return (true, TimeSpan.Zero, await FoundAsync(name, lookup));
+            }
+
+            var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var first = _lookingUp.GetOrAdd(name, mine);
+            if (first != mine)
+            {
+                // Then the key is known active (the loop looks it up at once) or it is not (the loop takes a permit).
+                await first.Task.WaitAsync(cancellation);
+                continue;
+            }
+
+            try
+            {
+                using var lease = _buckets.AttemptAcquire(BucketOf(client));
+                if (!lease.IsAcquired)
+                {
+                    return (false, lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1), null);
+                }
+
+                return (true, TimeSpan.Zero, await FoundAsync(name, lookup));
+            }
+            finally
+            {
+                _lookingUp.TryRemove(KeyValuePair.Create(name, mine));
+                mine.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Looks up, and keeps what it found: an active key skips the bucket from now on, and a revoked one no longer does.</summary>
+    private async Task<T?> FoundAsync<T>(string name, Func<Task<T?>> lookup)
+        where T : class
+    {
+        var key = await lookup();
+        if (key is not null)
         {
             _knownKeys.Set(name, true, new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = TimeSpan.FromHours(1) });
         }
@@ -71,6 +99,8 @@ public sealed class KeyLookupLimiter : IDisposable
         {
             _knownKeys.Remove(name);
         }
+
+        return key;
     }
 
     /// <summary>The bucket a client address shares: its own for IPv4, its /64 for IPv6; one for all when it is unknown.</summary>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using OrderCancel.Api.CancellationJobs;
+using OrderCancel.Api.Http;
 using OrderCancel.Api.Tests.Infrastructure;
 using static OrderCancel.Api.Tests.Infrastructure.TestOrders;
 
@@ -63,7 +64,7 @@ public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) :
         Assert.All(all.Skip(400), r => Assert.True(r.EventId is null && r.AmountReleased is null && r.Code is null));
 
         // A page from inside a chunk runs on into the next one.
-        var fromInside = await (await partner.Client.GetAsync($"/v1/cancellation-jobs/{job}/results?limit=100&cursor={JobCursors.Encode(ids[449])}"))
+        var fromInside = await (await partner.Client.GetAsync($"/v1/cancellation-jobs/{job}/results?limit=100&cursor={JobCursors.Encode(api.Services.GetRequiredService<Cursors>(), ids[449])}"))
             .ShouldBeAsync(HttpStatusCode.OK);
         Assert.Equal(ids[450..550], fromInside.GetProperty("data").EnumerateArray().Select(row => row.GetProperty("order_id").GetInt64()));
         foreach (var id in new[] { ids[400], ids[^1] })

@@ -61,6 +61,18 @@ public sealed class KeyLookupLimitTests(DatabaseOnly database) : IClassFixture<D
     }
 
     [Fact]
+    public async Task A_burst_of_100_requests_with_a_key_a_fresh_instance_has_not_seen_is_served_whole()
+    {
+        var partner = await database.NewPartnerAsync();
+        using var service = await ServiceProcess.StartAsync(database.ConnectionString, NoMigration());
+        using var client = service.Client(partner.Key);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => client.GetAsync("/v1/orders")));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+    }
+
+    [Fact]
     public async Task Behind_a_known_proxy_each_forwarded_client_has_a_bucket_of_its_own()
     {
         using var service = await ServiceProcess.StartAsync(
