@@ -32,16 +32,20 @@ public sealed class WebhookLogTests(DatabaseOnly database) : IClassFixture<Datab
         }
 
         await client.CreateOrderAsync();
+        // One attempt to each endpoint, whatever it logged.
         await Eventually.TrueAsync(
-            () => service.Output().Contains("connection refused", StringComparison.Ordinal)
-                && (service.Output().Contains("name not resolved", StringComparison.Ordinal) || service.Output().Contains("no answer within", StringComparison.Ordinal)),
-            () => $"Both failed attempts were not logged with their kind:\n{service.Output()}");
+            () => service.Output().Split("Webhook attempt").Length - 1 >= 2,
+            () => $"Two failed attempts were not logged:\n{service.Output()}");
 
         var output = service.Output();
         Assert.DoesNotContain(UnresolvableHost, output, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain(":8443", output, StringComparison.Ordinal);
         Assert.DoesNotContain($"127.0.0.1:{closedPort}", output, StringComparison.Ordinal);
         Assert.DoesNotContain($":{closedPort}", output, StringComparison.Ordinal);
+        Assert.Contains("(connection refused)", output, StringComparison.Ordinal);
+        Assert.True(
+            output.Contains("(name not resolved)", StringComparison.Ordinal) || output.Contains("(no answer within 5 s)", StringComparison.Ordinal),
+            $"The unresolvable host's attempt was not logged with its kind:\n{output}");
     }
 
     /// <summary>A loopback port nothing listens on: taken from the system, then let go.</summary>
