@@ -9,7 +9,7 @@ using Npgsql;
 // It seeds the orders, drives each scenario with wrk (bench/wrk/*.lua) at a fixed concurrency, samples
 // the target's RSS meanwhile, runs the scheduler sweep and prints the table.
 // Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --raw-pid PID --admin-key KEY --db CONNSTR
-//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk|expiry|events] [--rounds 3 (bulk)]
+//        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk|expiry|events|outbox] [--rounds 3 (bulk)]
 var options = Options.Parse(args);
 using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(15) };
 
@@ -59,6 +59,14 @@ if (options.Only == "events")
     var getsAfter = await eventsWrk.RunAsync(service, "get", getsPool);
     var recovery = await EventsBench.RecoverAsync(http, seeder, options, feed);
     Report.PrintEvents(pages, [getsBefore, getsAfter], recovery, EventsBench.Events);
+    return;
+}
+
+if (options.Only == "outbox")
+{
+    // The outbox's throughput to fast endpoints, alone, beside another partner's backlog to slow endpoints, and alone
+    // again, in one run (the service needs Webhooks__AllowInsecureLoopback=true: run.sh sets it for this scenario).
+    Report.PrintOutbox(await OutboxBench.RunAsync(http, seeder, options));
     return;
 }
 
@@ -165,7 +173,9 @@ internal sealed record SweepResult(int Orders, double ServiceSeconds, double Set
 
 internal static class Setup
 {
-    public static async Task<string> CreatePartnerKeyAsync(HttpClient http, Options options)
+    public static async Task<string> CreatePartnerKeyAsync(HttpClient http, Options options) => (await CreatePartnerAsync(http, options)).Key;
+
+    public static async Task<(Guid Id, string Key)> CreatePartnerAsync(HttpClient http, Options options)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, options.Service + "/v1/admin/partners")
         {
@@ -175,7 +185,7 @@ internal static class Setup
         using var response = await http.SendAsync(request);
         response.EnsureSuccessStatusCode();
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return body.RootElement.GetProperty("api_key").GetProperty("key").GetString()!;
+        return (body.RootElement.GetProperty("id").GetGuid(), body.RootElement.GetProperty("api_key").GetProperty("key").GetString()!);
     }
 }
 
@@ -481,7 +491,7 @@ internal static class Expiry
 
 internal sealed record EventsFeed(Guid PartnerId, string Cursors, DateTimeOffset CancelledFrom, DateTimeOffset CancelledTo);
 
-internal sealed record RecoveryRun(int Queued, double Seconds);
+internal sealed record RecoveryRun(int Queued, double Seconds, int Calls);
 
 /// <summary>
 /// 5,000,000 events of one partner, written by 5,000 transactions of 1,000 (so the feed's transaction order has work to
@@ -546,18 +556,13 @@ internal static class EventsBench
         created.EnsureSuccessStatusCode();
         var endpoint = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid();
         await seeder.CheckpointAsync();
-        Console.Error.WriteLine("Recovering a window of 100,000 cancellations...");
+        Console.Error.WriteLine("Recovering a window of 100,000 cancellations, following next_since...");
         var stopwatch = Stopwatch.StartNew();
-        using var recovered = await http.PostAsync($"{options.Service}/v1/webhooks/{endpoint}/recover", new StringContent(
-            $$"""{"since":"{{feed.CancelledFrom:yyyy-MM-ddTHH:mm:ss.fff}}Z","until":"{{feed.CancelledTo:yyyy-MM-ddTHH:mm:ss.fff}}Z"}""",
-            Encoding.UTF8,
-            "application/json"));
+        var (queued, calls) = await OutboxBench.RecoverAllAsync(http, options, endpoint, feed.CancelledFrom, feed.CancelledTo);
         var seconds = stopwatch.Elapsed.TotalSeconds;
-        recovered.EnsureSuccessStatusCode();
-        var queued = JsonDocument.Parse(await recovered.Content.ReadAsStringAsync()).RootElement.GetProperty("queued").GetInt32();
-        Console.Error.WriteLine($"Queued {queued} in {seconds:0.00} s.");
+        Console.Error.WriteLine($"Queued {queued} in {calls} calls, {seconds:0.00} s.");
         using var deleted = await http.DeleteAsync($"{options.Service}/v1/webhooks/{endpoint}");
-        return new RecoveryRun(queued, seconds);
+        return new RecoveryRun(queued, seconds, calls);
     }
 }
 
@@ -696,7 +701,25 @@ internal static class Report
         table.AppendLine();
         table.AppendLine("| webhook recovery | queued | seconds |");
         table.AppendLine("| --- | ---: | ---: |");
-        table.AppendLine(CultureInfo.InvariantCulture, $"| POST /v1/webhooks/{{id}}/recover, one window | {recovery.Queued} | {recovery.Seconds:0.00} |");
+        table.AppendLine(CultureInfo.InvariantCulture, $"| POST /v1/webhooks/{{id}}/recover, one window ({recovery.Calls} calls following next_since) | {recovery.Queued} | {recovery.Seconds:0.00} |");
+        Console.WriteLine(table.ToString());
+    }
+
+    public static void PrintOutbox(OutboxResult outbox)
+    {
+        var table = new StringBuilder();
+        table.AppendLine(CultureInfo.InvariantCulture,
+            $"| outbox, same run: {OutboxBench.Events:N0} events to {OutboxBench.FastEndpoints} fast endpoints of one partner | deliveries | seconds | deliveries/s | ÷ alone |");
+        table.AppendLine("| --- | ---: | ---: | ---: | ---: |");
+        foreach (var (name, run) in new[] { ("alone", outbox.Alone), ($"beside another partner's backlog of {outbox.SlowBacklog:N0} to {OutboxBench.SlowEndpoints} endpoints answering after {OutboxBench.SlowAnswer.TotalSeconds:0} s", outbox.Beside), ("alone again", outbox.After) })
+        {
+            table.AppendLine(CultureInfo.InvariantCulture,
+                $"| {name} | {run.Deliveries} | {run.Seconds:0.0} | {run.PerSecond:0} | {run.PerSecond / outbox.Alone.PerSecond:0.00} |");
+        }
+
+        table.AppendLine();
+        table.AppendLine(CultureInfo.InvariantCulture,
+            $"The slow neighbour's backlog drained at {outbox.SlowPerSecond:0.0} deliveries/s meanwhile (its endpoints allow endpoints × Webhooks:EndpointConcurrency / answer time).");
         Console.WriteLine(table.ToString());
     }
 

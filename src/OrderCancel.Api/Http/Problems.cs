@@ -34,6 +34,8 @@ public static class Problems
         ["nothing_to_cancel"] = (400, "Nothing of that SKU remains on the order"),
         ["cancellation_window_closed"] = (400, "The partner's cancellation window for this order has closed"),
         ["endpoint_disabled"] = (400, "The webhook endpoint is disabled"),
+        ["pending_delivery_limit_reached"] = (400, "The webhook endpoint has as many pending deliveries as it may"),
+        ["webhook_endpoint_limit_reached"] = (400, "The partner has as many webhook endpoints as it may"),
         ["cursor_expired"] = (410, "The cursor is older than what the feed keeps"),
         ["duplicate_reference"] = (409, "An order with this reference exists"),
         ["idempotency_key_in_use"] = (409, "A request with this idempotency key is still running"),

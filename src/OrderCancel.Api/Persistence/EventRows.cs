@@ -22,7 +22,11 @@ public sealed record FeedQuery(
     Guid PartnerId, FeedPosition After, DateTimeOffset From, DateTimeOffset? To, string[]? Types, long? OrderId, int Limit);
 
 /// <summary>What a recovery queues: the endpoint's partner's events of its types (each named: not <c>*</c>) in a window.</summary>
-public sealed record RecoveryQuery(Guid EndpointId, Guid PartnerId, string[] Types, DateTimeOffset Since, DateTimeOffset? Until, bool IncludeSucceeded, DateTimeOffset Now);
+/// <param name="Limit">Deliveries to queue at most.</param>
+public sealed record RecoveryQuery(Guid EndpointId, Guid PartnerId, string[] Types, DateTimeOffset Since, DateTimeOffset? Until, bool IncludeSucceeded, DateTimeOffset Now, int Limit);
+
+/// <summary>What a recovery queued, and where the next one continues (null: everything in the window was queued).</summary>
+public sealed record RecoveryResult(int Queued, DateTimeOffset? NextSince);
 
 /// <summary>
 /// The events feed's SQL (SPEC §12), by hand: EF Core has no form for the <c>xid8</c> column or the snapshot bound.
@@ -57,23 +61,37 @@ internal static class EventRows
     private const string FindSql = $"SELECT {Columns} FROM order_events e WHERE e.id = $1 AND e.partner_id = $2";
 
     /// <summary>
-    /// Oldest first; an event that already has a delivery to the endpoint that succeeded (unless asked) or is still
-    /// pending is left out. Each new delivery is due a microsecond after the one before, so the dispatcher sends them
-    /// in the events' order.
+    /// Oldest first, at most <c>$8</c>; an event that already has a delivery to the endpoint that succeeded (unless asked)
+    /// or is still pending is left out. Each new delivery is due a microsecond after the one before, so the dispatcher
+    /// sends them in the events' order. When more remain, the cut falls before the first left out, and never inside one
+    /// instant: <c>next_since</c> is that event's time, so a call from there sees none of this one's events again
+    /// (with <c>include_succeeded</c> too). Answers how many were queued and <c>next_since</c> (null: nothing left).
     /// </summary>
     private const string RecoverSql = """
-        INSERT INTO webhook_deliveries (id, endpoint_id, partner_id, event_id, event_type, status, attempts, next_attempt_at, created_at)
-        SELECT gen_random_uuid(), $1, e.partner_id, e.id, e.type, 'pending', 0,
-               $7 + (row_number() OVER (ORDER BY e.occurred_at, e.sequence)) * interval '1 microsecond', $7
-        FROM order_events e
-        WHERE e.partner_id = $2
-          AND e.type = ANY($3)
-          AND e.occurred_at >= $4
-          AND ($5::timestamptz IS NULL OR e.occurred_at < $5)
-          AND NOT EXISTS (
-                SELECT 1 FROM webhook_deliveries d
-                WHERE d.endpoint_id = $1 AND d.event_id = e.id
-                  AND (d.status = 'pending' OR (d.status = 'succeeded' AND NOT $6)))
+        WITH candidates AS MATERIALIZED (
+            SELECT e.id, e.partner_id, e.type, e.occurred_at, e.sequence
+            FROM order_events e
+            WHERE e.partner_id = $2
+              AND e.type = ANY($3)
+              AND e.occurred_at >= $4
+              AND ($5::timestamptz IS NULL OR e.occurred_at < $5)
+              AND NOT EXISTS (
+                    SELECT 1 FROM webhook_deliveries d
+                    WHERE d.endpoint_id = $1 AND d.event_id = e.id
+                      AND (d.status = 'pending' OR (d.status = 'succeeded' AND NOT $6)))
+            ORDER BY e.occurred_at, e.sequence
+            LIMIT $8 + 1
+        ), cut AS (
+            SELECT (SELECT c.occurred_at FROM candidates c ORDER BY c.occurred_at, c.sequence OFFSET $8 LIMIT 1) AS next_since
+        ), inserted AS (
+            INSERT INTO webhook_deliveries (id, endpoint_id, partner_id, event_id, event_type, status, attempts, next_attempt_at, created_at)
+            SELECT gen_random_uuid(), $1, c.partner_id, c.id, c.type, 'pending', 0,
+                   $7 + (row_number() OVER (ORDER BY c.occurred_at, c.sequence)) * interval '1 microsecond', $7
+            FROM candidates c, cut
+            WHERE cut.next_since IS NULL OR c.occurred_at < cut.next_since
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM inserted), cut.next_since FROM cut
         """;
 
     public static async Task<List<FeedEvent>> PageAsync(NpgsqlConnection connection, FeedQuery query, CancellationToken cancellation)
@@ -109,8 +127,8 @@ internal static class EventRows
         return await reader.ReadAsync(cancellation) ? Read(reader) : null;
     }
 
-    /// <summary>Queues the deliveries of a recovery in the current transaction; answers how many.</summary>
-    public static async Task<int> RecoverAsync(NpgsqlConnection connection, DbTransaction? transaction, RecoveryQuery query, CancellationToken cancellation)
+    /// <summary>Queues the deliveries of a recovery in the current transaction; answers how many and where to continue.</summary>
+    public static async Task<RecoveryResult> RecoverAsync(NpgsqlConnection connection, DbTransaction? transaction, RecoveryQuery query, CancellationToken cancellation)
     {
         await using var command = new NpgsqlCommand(RecoverSql, connection, (NpgsqlTransaction?)transaction)
         {
@@ -124,9 +142,12 @@ internal static class EventRows
                 OrNull(query.Until?.ToUniversalTime()),
                 Value(query.IncludeSucceeded),
                 Value(query.Now.ToUniversalTime()),
+                Value(query.Limit),
             },
         };
-        return await command.ExecuteNonQueryAsync(cancellation);
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        await reader.ReadAsync(cancellation);
+        return new RecoveryResult((int)reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1));
     }
 
     private static FeedEvent Read(NpgsqlDataReader reader) => new(

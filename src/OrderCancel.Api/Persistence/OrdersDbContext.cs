@@ -99,7 +99,7 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
         WithConnectionAsync(connection => EventRows.FindAsync(connection, partnerId, id, cancellation), cancellation);
 
     /// <summary>Queues a webhook recovery's deliveries in the current transaction; answers how many.</summary>
-    public Task<int> RecoverDeliveriesAsync(RecoveryQuery query, CancellationToken cancellation) =>
+    public Task<RecoveryResult> RecoverDeliveriesAsync(RecoveryQuery query, CancellationToken cancellation) =>
         EventRows.RecoverAsync(Connection, Transaction, query, cancellation);
 
     /// <summary>

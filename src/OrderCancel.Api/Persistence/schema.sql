@@ -212,7 +212,8 @@ CREATE TABLE public.webhook_deliveries (
     last_attempt_at timestamp with time zone,
     next_attempt_at timestamp with time zone,
     first_attempt_at timestamp with time zone,
-    created_at timestamp with time zone NOT NULL
+    created_at timestamp with time zone NOT NULL,
+    leased_until timestamp with time zone
 );
 
 CREATE TABLE public.webhook_endpoints (
@@ -307,9 +308,11 @@ CREATE INDEX ix_webhook_deliveries_endpoint_id_created_at ON public.webhook_deli
 
 CREATE INDEX ix_webhook_deliveries_endpoint_id_event_id ON public.webhook_deliveries USING btree (endpoint_id, event_id);
 
-CREATE INDEX ix_webhook_deliveries_event_id ON public.webhook_deliveries USING btree (event_id);
+CREATE INDEX ix_webhook_deliveries_endpoint_id_leased_until ON public.webhook_deliveries USING btree (endpoint_id, leased_until) WHERE (leased_until IS NOT NULL);
 
-CREATE INDEX ix_webhook_deliveries_next_attempt_at ON public.webhook_deliveries USING btree (next_attempt_at) WHERE ((status)::text = 'pending'::text);
+CREATE INDEX ix_webhook_deliveries_endpoint_id_next_attempt_at ON public.webhook_deliveries USING btree (endpoint_id, next_attempt_at) WHERE ((status)::text = 'pending'::text);
+
+CREATE INDEX ix_webhook_deliveries_event_id ON public.webhook_deliveries USING btree (event_id);
 
 CREATE INDEX ix_webhook_deliveries_status_created_at ON public.webhook_deliveries USING btree (status, created_at) WHERE ((status)::text <> 'pending'::text);
 

@@ -11,10 +11,13 @@ using OrderCancel.Api.Telemetry;
 namespace OrderCancel.Api.Webhooks;
 
 /// <summary>
-/// Sends the outbox: claims due deliveries with <c>FOR UPDATE SKIP LOCKED</c> and a lease (so several
-/// instances share the work, and a crashed instance's deliveries are retried after the lease), posts them
-/// in parallel with a timeout, and records each outcome with its retry schedule. A poll that finds nothing due makes no
-/// span; one that claims deliveries is a <c>webhook.claim</c> span, and each send a <c>webhook.send</c>.
+/// Sends the outbox: keeps its sending slots (<c>Webhooks:Parallelism</c>) full, claiming again whenever a send ends
+/// or the poll interval passes, so a slow receiver holds only its own slots and never the others' turn. Each claim takes
+/// endpoints and partners in turn, at most <c>Webhooks:EndpointConcurrency</c> attempts in flight per endpoint across
+/// instances (<see cref="OutboxRows"/>), with <c>FOR UPDATE SKIP LOCKED</c> and a lease (a crashed instance's
+/// deliveries are retried after the lease). Each send has a timeout; its outcome is recorded with its retry schedule.
+/// A claim that finds nothing due makes no span; one that claims deliveries is a <c>webhook.claim</c> span, and each
+/// send a <c>webhook.send</c>.
 /// </summary>
 public sealed class WebhookDispatcher(
     IServiceScopeFactory scopes,
@@ -27,7 +30,6 @@ public sealed class WebhookDispatcher(
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     public const string HttpClientName = "webhooks";
-    public const int BatchSize = 100;
 
     /// <summary>Every attempt names the sender and its build, so a receiver's logs and firewall can tell us apart.</summary>
     public static readonly ProductInfoHeaderValue UserAgent = new("OrderCancel-Webhooks", Telemetry.Telemetry.Version);
@@ -36,18 +38,6 @@ public sealed class WebhookDispatcher(
 
     /// <summary>The clock reading the latest finished poll (successful or not) started at, as <c>PollingWorker.LastRoundAsOf</c>.</summary>
     public DateTimeOffset LastPollAsOf => new(Volatile.Read(ref _lastPollAsOf), TimeSpan.Zero);
-
-    /// <summary>Claims and sends what is due now; answers how many deliveries it attempted.</summary>
-    public async Task<int> DispatchOnceAsync(CancellationToken cancellation)
-    {
-        var settings = options.CurrentValue;
-        var work = await ClaimAsync(settings, cancellation);
-        await Parallel.ForEachAsync(
-            work,
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, settings.Parallelism), CancellationToken = cancellation },
-            (item, token) => new ValueTask(SendAsync(item, settings, token)));
-        return work.Count;
-    }
 
     /// <summary>The socket-level guard: a webhook host that resolves to a private address is never connected to.</summary>
     public static SocketsHttpHandler CreateHandler(Func<bool> allowLoopback) => new()
@@ -62,7 +52,7 @@ public sealed class WebhookDispatcher(
                 .ToArray();
             if (allowed.Length == 0)
             {
-                throw new HttpRequestException($"{context.DnsEndPoint.Host} resolves only to addresses that are not public.");
+                throw new NonPublicAddressException();
             }
 
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -79,55 +69,124 @@ public sealed class WebhookDispatcher(
         },
     };
 
+    /// <summary>
+    /// Why an attempt got no answer, in words that never name the host or port (the URL may carry a partner's
+    /// token, and the README promises it is never logged): exception messages do name them, so they are not used.
+    /// </summary>
+    public static string FailureKind(Exception exception, TimeSpan timeout)
+    {
+        if (exception is OperationCanceledException)
+        {
+            return $"no answer within {timeout.TotalSeconds:0.#} s";
+        }
+
+        for (var inner = exception; inner is not null; inner = inner.InnerException)
+        {
+            switch (inner)
+            {
+                case NonPublicAddressException:
+                    return "the host resolves only to addresses that are not public";
+                case SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain }:
+                    return "name not resolved";
+                case SocketException { SocketErrorCode: SocketError.ConnectionRefused }:
+                    return "connection refused";
+                case SocketException { SocketErrorCode: SocketError.TimedOut }:
+                    return "connection timed out";
+                case SocketException { SocketErrorCode: SocketError.HostUnreachable or SocketError.NetworkUnreachable }:
+                    return "host unreachable";
+                case SocketException { SocketErrorCode: SocketError.ConnectionReset }:
+                    return "connection reset";
+                case System.Security.Authentication.AuthenticationException:
+                    return "TLS failure";
+            }
+        }
+
+        return exception is HttpRequestException http ? http.HttpRequestError switch
+        {
+            HttpRequestError.NameResolutionError => "name not resolved",
+            HttpRequestError.ConnectionError => "connection failed",
+            HttpRequestError.SecureConnectionError => "TLS failure",
+            HttpRequestError.ResponseEnded => "connection closed before an answer",
+            HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError => "invalid HTTP answer",
+            _ => "request failed",
+        } : "request failed";
+    }
+
+    /// <summary>
+    /// One loop: claim as many deliveries as there are free slots, start them, then wait until a send ends (its slot
+    /// and its endpoint's turn are free again) or the poll interval passes, and claim again. A slow send holds its slot
+    /// alone: the others keep being refilled while it waits for its answer.
+    /// </summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Off the start-up path: the first claim builds EF Core's model, which must not hold the host's start.
+        await Task.Yield();
         using var timer = new PeriodicTimer(options.CurrentValue.PollInterval, clock);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        List<Task> sending = [];
+        Task<bool>? tick = null;
+        try
         {
-            var now = clock.GetUtcNow();
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                // Keep going while there is a backlog; wait for the next tick once it is drained.
-                while (await DispatchOnceAsync(stoppingToken) == BatchSize)
+                sending.RemoveAll(send => send.IsCompleted);
+                var settings = options.CurrentValue;
+                var free = Math.Max(1, settings.Parallelism) - sending.Count;
+                var now = clock.GetUtcNow();
+                try
                 {
+                    if (free > 0)
+                    {
+                        foreach (var item in await ClaimAsync(settings, free, stoppingToken))
+                        {
+                            sending.Add(SendAsync(item, settings, stoppingToken));
+                        }
+                    }
+                }
+                catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception) && !stoppingToken.IsCancellationRequested)
+                {
+                    outage.Report(exception);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    logger.LogError(exception, "Dispatching webhooks failed");
+                }
+                finally
+                {
+                    Volatile.Write(ref _lastPollAsOf, now.UtcTicks);
+                }
+
+                tick ??= timer.WaitForNextTickAsync(stoppingToken).AsTask();
+                if (await Task.WhenAny([tick, .. sending]) == tick)
+                {
+                    if (!await tick)
+                    {
+                        break;
+                    }
+
+                    tick = null;
                 }
             }
-            catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception) && !stoppingToken.IsCancellationRequested)
-            {
-                outage.Report(exception);
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                logger.LogError(exception, "Dispatching webhooks failed");
-            }
-            finally
-            {
-                Volatile.Write(ref _lastPollAsOf, now.UtcTicks);
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            // Sends end promptly once stopping; what they did not record comes back after its lease.
+            await Task.WhenAll(sending);
         }
     }
 
-    private async Task<List<Work>> ClaimAsync(WebhookOptions settings, CancellationToken cancellation)
+    private async Task<List<Work>> ClaimAsync(WebhookOptions settings, int free, CancellationToken cancellation)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
         var now = clock.GetUtcNow();
-        var leaseUntil = now + settings.Lease;
         var started = DateTimeOffset.UtcNow;
         List<Guid> ids;
         using (Telemetry.Telemetry.Untraced())
         {
-            ids = await db.Database.SqlQuery<Guid>($"""
-                UPDATE webhook_deliveries SET next_attempt_at = {leaseUntil}
-                WHERE id IN (
-                    SELECT d.id FROM webhook_deliveries d
-                    JOIN webhook_endpoints w ON w.id = d.endpoint_id
-                    WHERE d.status = 'pending' AND d.next_attempt_at <= {now} AND w.enabled
-                    ORDER BY d.next_attempt_at
-                    LIMIT {BatchSize}
-                    FOR UPDATE OF d SKIP LOCKED)
-                RETURNING id AS "Value"
-                """).ToListAsync(cancellation);
+            ids = await db.Database.ClaimAsync(new OutboxClaim(now, now + settings.Lease, free, Math.Max(1, settings.EndpointConcurrency)), cancellation);
         }
 
         if (ids.Count == 0)
@@ -147,7 +206,28 @@ public sealed class WebhookDispatcher(
             .ToListAsync(cancellation);
     }
 
+    /// <summary>One attempt, from its own slot: whatever goes wrong is logged here, and its lease brings it back.</summary>
     private async Task SendAsync(Work item, WebhookOptions settings, CancellationToken cancellation)
+    {
+        await Task.Yield();
+        try
+        {
+            await AttemptAsync(item, settings, cancellation);
+        }
+        catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception) && !cancellation.IsCancellationRequested)
+        {
+            outage.Report(exception);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+        }
+        catch (Exception exception)
+        {
+            logger.LogError(exception, "Sending webhook delivery {DeliveryId} failed", item.DeliveryId);
+        }
+    }
+
+    private async Task AttemptAsync(Work item, WebhookOptions settings, CancellationToken cancellation)
     {
         var attempt = item.Attempts + 1;
         using var span = Telemetry.Telemetry.Source.StartActivity("webhook.send");
@@ -182,7 +262,7 @@ public sealed class WebhookDispatcher(
         }
         catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && !cancellation.IsCancellationRequested)
         {
-            failure = exception is OperationCanceledException ? $"no answer within {settings.Timeout.TotalSeconds:0.#} s" : exception.Message;
+            failure = FailureKind(exception, settings.Timeout);
         }
 
         var duration = Stopwatch.GetElapsedTime(started);
@@ -257,7 +337,8 @@ public sealed class WebhookDispatcher(
                 .SetProperty(d => d.LastResponseCode, status)
                 .SetProperty(d => d.LastAttemptAt, sentAt)
                 .SetProperty(d => d.FirstAttemptAt, firstAttempt)
-                .SetProperty(d => d.NextAttemptAt, next),
+                .SetProperty(d => d.NextAttemptAt, next)
+                .SetProperty(d => d.LeasedUntil, (DateTimeOffset?)null),
             cancellation);
         return (outcome, status) switch
         {
@@ -282,3 +363,6 @@ public sealed class WebhookDispatcher(
         int Attempts,
         DateTimeOffset? FirstAttemptAt);
 }
+
+/// <summary>The connect guard's refusal: a webhook host that resolves only to addresses that are not public.</summary>
+public sealed class NonPublicAddressException() : Exception("The webhook host resolves only to addresses that are not public.");

@@ -74,7 +74,9 @@ public static class WebhookEndpoints
             .WithSummary("Register an endpoint; the signing secret is shown only in this answer")
             .WithDescription("Deliveries are POSTed with the Standard Webhooks headers webhook-id, webhook-timestamp and "
                 + "webhook-signature (v1, base64 HMAC-SHA256 of id.timestamp.body, keyed with the secret after whsec_); "
-                + "the payloads are the event callback below.")
+                + "the payloads are the event callback below. A partner has at most 20 endpoints (the service's configuration "
+                + "may say otherwise): one more answers 400 webhook_endpoint_limit_reached; delete one first.")
+            .Refuses("webhook_endpoint_limit_reached")
             .WithRequestExamples(new RequestExample("cancellations", "Cancellations only", JsonNode.Parse("""
                 { "url": "https://partner.example/hooks/ordercancel", "events": ["order.cancelled", "order.partially_cancelled"] }
                 """)!));
@@ -102,15 +104,34 @@ public static class WebhookEndpoints
         return group.MapRecovery();
     }
 
-    public static async Task<Created<CreatedWebhookResponse>> Create(
-        JsonBody<CreateWebhookRequest> body, HttpContext http, OrdersDbContext db, WebhookSecrets secrets, TimeProvider clock, CancellationToken cancellation)
+    public static async Task<Results<Created<CreatedWebhookResponse>, ProblemHttpResult>> Create(
+        JsonBody<CreateWebhookRequest> body,
+        HttpContext http,
+        OrdersDbContext db,
+        WebhookSecrets secrets,
+        TimeProvider clock,
+        IOptionsMonitor<WebhookOptions> options,
+        CancellationToken cancellation)
     {
+        var partnerId = http.User.PartnerId();
+        var limit = options.CurrentValue.MaxEndpointsPerPartner;
+        await using var transaction = await RequestTransaction.BeginOrJoinAsync(db.Database, cancellation);
+        // A partner's registrations take turns, so two at once cannot both take the last place.
+        await db.Database.ExecuteSqlAsync($"SELECT 1 FROM partners WHERE id = {partnerId} FOR NO KEY UPDATE", cancellation);
+        var registered = await db.WebhookEndpoints.CountAsync(w => w.PartnerId == partnerId, cancellation);
+        if (registered >= limit)
+        {
+            return Problems.Result(
+                "webhook_endpoint_limit_reached",
+                $"You have {registered} webhook endpoints, the most a partner may have ({limit}); DELETE /v1/webhooks/{{id}} one first.");
+        }
+
         var now = clock.GetUtcNow();
         var secret = WebhookEndpoint.NewSecret();
         var endpoint = new WebhookEndpoint
         {
             Id = Guid.CreateVersion7(now),
-            PartnerId = http.User.PartnerId(),
+            PartnerId = partnerId,
             Url = body.Value.Url!,
             Events = [.. body.Value.Events!.Distinct(StringComparer.Ordinal)],
             ProtectedSecret = secrets.Protect(secret),
@@ -118,6 +139,7 @@ public static class WebhookEndpoints
         };
         db.WebhookEndpoints.Add(endpoint);
         await db.SaveChangesAsync(cancellation);
+        await transaction.CommitAsync(cancellation);
         return TypedResults.Created(
             $"/v1/webhooks/{endpoint.Id}",
             new CreatedWebhookResponse(endpoint.Id, endpoint.Url, endpoint.Events, endpoint.Enabled, secret, endpoint.CreatedAt));

@@ -66,6 +66,12 @@ public sealed class WebhookDelivery
     /// <summary>When it is next due; while an instance is sending it, the end of that instance's lease.</summary>
     public DateTimeOffset? NextAttemptAt { get; set; }
 
+    /// <summary>
+    /// While an instance is sending it, the end of that instance's lease (as <see cref="NextAttemptAt"/>); null once the
+    /// attempt is recorded. The claim counts an endpoint's unexpired leases as its attempts in flight.
+    /// </summary>
+    public DateTimeOffset? LeasedUntil { get; set; }
+
     /// <summary>Retries stop 24 h after this.</summary>
     public DateTimeOffset? FirstAttemptAt { get; set; }
 

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using OrderCancel.Api.Http;
 using OrderCancel.Api.Partners;
 using OrderCancel.Api.Persistence;
@@ -37,7 +38,12 @@ public sealed class RecoverWebhookValidator : AbstractValidator<RecoverWebhookRe
 }
 
 /// <param name="Queued">How many deliveries were queued, oldest event first.</param>
-public sealed record RecoveryResponse(Guid Id, int Queued);
+/// <param name="NextSince">
+/// Null when every event of the window was queued. Otherwise a cap stopped this call (the deliveries one call queues, or
+/// the endpoint's pending deliveries): recover again with this as <c>since</c> (and the same <c>until</c>) for the rest;
+/// no event this call queued is queued again by that one.
+/// </param>
+public sealed record RecoveryResponse(Guid Id, int Queued, DateTimeOffset? NextSince);
 
 /// <summary>Recovering what an endpoint missed, and turning a disabled endpoint back on.</summary>
 public static class WebhookRecovery
@@ -50,8 +56,12 @@ public static class WebhookRecovery
             .WithDescription("Answers 202 with how many deliveries were queued. Each is sent with the event's own id as "
                 + "webhook-id, so a receiver that saw it before can recognise it. Events already delivered to this endpoint "
                 + "(2xx) are left out unless include_succeeded is true, and so are those with a delivery still pending. "
-                + "A disabled endpoint answers 400 endpoint_disabled: enable it first.")
-            .Refuses("not_found", "endpoint_disabled")
+                + "One call queues at most 10,000 deliveries (the service's configuration may say otherwise), and an "
+                + "endpoint has at most 50,000 pending: when a cap stops a call, next_since says where to continue (call "
+                + "again with it as since); it is null when the whole window was queued. An endpoint already at its pending "
+                + "cap answers 400 pending_delivery_limit_reached: wait for its deliveries to drain. Re-sent successes "
+                + "(include_succeeded) count against both caps. A disabled endpoint answers 400 endpoint_disabled: enable it first.")
+            .Refuses("not_found", "endpoint_disabled", "pending_delivery_limit_reached")
             .WithRequestExamples(new RequestExample("weekend", "What a weekend's outage missed", JsonNode.Parse("""
                 { "since": "2030-06-28T00:00:00Z", "until": "2030-06-30T08:00:00Z" }
                 """)!));
@@ -65,7 +75,13 @@ public static class WebhookRecovery
     }
 
     public static async Task<Results<Accepted<RecoveryResponse>, ProblemHttpResult>> Recover(
-        Guid id, JsonBody<RecoverWebhookRequest> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+        Guid id,
+        JsonBody<RecoverWebhookRequest> body,
+        HttpContext http,
+        OrdersDbContext db,
+        TimeProvider clock,
+        IOptionsMonitor<WebhookOptions> options,
+        CancellationToken cancellation)
     {
         var partnerId = http.User.PartnerId();
         await using var transaction = await RequestTransaction.BeginOrJoinAsync(db.Database, cancellation);
@@ -84,13 +100,39 @@ public static class WebhookRecovery
             return Problems.Result("endpoint_disabled", $"Webhook {id} is disabled (its receiver answered 410); POST /v1/webhooks/{id}/enable first.");
         }
 
+        // What is pending now, recoveries' and live events' alike; the lock above keeps it from growing by another recovery.
+        var settings = options.CurrentValue;
+        var pending = await db.WebhookDeliveries.CountAsync(d => d.EndpointId == id && d.Status == DeliveryStatus.Pending, cancellation);
+        var room = settings.MaxPendingPerEndpoint - pending;
+        if (room <= 0)
+        {
+            return Problems.Result(
+                "pending_delivery_limit_reached",
+                $"Webhook {id} has {pending} deliveries pending, the most an endpoint may have ({settings.MaxPendingPerEndpoint}); "
+                + "recover again once they have been sent. New events are still delivered.");
+        }
+
         var now = clock.GetUtcNow();
         var request = body.Value;
-        var queued = await db.RecoverDeliveriesAsync(
-            new RecoveryQuery(id, partnerId, endpoint.Events.Contains("*") ? [.. EventTypes.All] : endpoint.Events, request.Since!.Value, request.Until ?? now, request.IncludeSucceeded ?? false, now),
+        var types = endpoint.Events.Contains("*") ? [.. EventTypes.All] : endpoint.Events;
+        var until = request.Until ?? now;
+        var includeSucceeded = request.IncludeSucceeded ?? false;
+        var result = await db.RecoverDeliveriesAsync(
+            new RecoveryQuery(id, partnerId, types, request.Since!.Value, until, includeSucceeded, now, Math.Min(Math.Max(1, settings.MaxDeliveriesPerRecovery), room)),
             cancellation);
+        if (result is { Queued: 0, NextSince: { } instant })
+        {
+            // More events share one instant than the cap allows: they are queued together (an instant is never split,
+            // so that next_since never sends one twice), and the next call starts after it.
+            var after = instant.AddTicks(10);
+            var group = await db.RecoverDeliveriesAsync(
+                new RecoveryQuery(id, partnerId, types, instant, after < until ? after : until, includeSucceeded, now, 1_000_000_000),
+                cancellation);
+            result = new RecoveryResult(group.Queued, after < until ? after : null);
+        }
+
         await transaction.CommitAsync(cancellation);
-        return TypedResults.Accepted($"/v1/webhooks/{id}/deliveries", new RecoveryResponse(id, queued));
+        return TypedResults.Accepted($"/v1/webhooks/{id}/deliveries", new RecoveryResponse(id, result.Queued, result.NextSince));
     }
 
     public static async Task<Results<Ok<WebhookResponse>, ProblemHttpResult>> Enable(

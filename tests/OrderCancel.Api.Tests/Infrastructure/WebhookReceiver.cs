@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -15,6 +16,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<ReceivedWebhook> _received = new();
     private readonly ConcurrentDictionary<string, int> _attempts = new();
+    private int _answering;
+    private int _mostAnsweringAtOnce;
 
     private WebhookReceiver(Func<ReceivedWebhook, int, Answer> answer)
     {
@@ -24,28 +27,66 @@ public sealed class WebhookReceiver : IAsyncDisposable
         _app = builder.Build();
         _app.MapPost("/hook", async context =>
         {
-            using var reader = new StreamReader(context.Request.Body);
-            var received = new ReceivedWebhook(
-                context.Request.Headers["webhook-id"].ToString(),
-                context.Request.Headers["webhook-timestamp"].ToString(),
-                context.Request.Headers["webhook-signature"].ToString(),
-                await reader.ReadToEndAsync(),
-                context.Request.Headers.UserAgent.ToString());
-            _received.Enqueue(received);
-            var attempt = _attempts.AddOrUpdate(received.Id, 1, (_, n) => n + 1);
-            var reply = answer(received, attempt);
-            if (reply.Hang is { } hang)
+            var answering = Interlocked.Increment(ref _answering);
+            InterlockedMax(ref _mostAnsweringAtOnce, answering);
+            try
             {
-                await hang.Task;
+                await AnswerAsync(context, answer);
             }
-
-            if (reply.RetryAfter is { } seconds)
+            finally
             {
-                context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                Interlocked.Decrement(ref _answering);
             }
-
-            context.Response.StatusCode = (int)reply.Status;
         });
+    }
+
+    /// <summary>The most deliveries this receiver was answering at one moment.</summary>
+    public int MostAtOnce => Volatile.Read(ref _mostAnsweringAtOnce);
+
+    private async Task AnswerAsync(HttpContext context, Func<ReceivedWebhook, int, Answer> answer)
+    {
+        using var reader = new StreamReader(context.Request.Body);
+        var received = new ReceivedWebhook(
+            context.Request.Headers["webhook-id"].ToString(),
+            context.Request.Headers["webhook-timestamp"].ToString(),
+            context.Request.Headers["webhook-signature"].ToString(),
+            await reader.ReadToEndAsync(),
+            context.Request.Headers.UserAgent.ToString(),
+            DateTimeOffset.UtcNow);
+        _received.Enqueue(received);
+        var attempt = _attempts.AddOrUpdate(received.Id, 1, (_, n) => n + 1);
+        var reply = answer(received, attempt);
+        if (reply.Hang is { } hang)
+        {
+            await hang.Task;
+        }
+
+        if (reply.Delay is { } delay)
+        {
+            await Task.Delay(delay);
+        }
+
+        if (reply.RetryAfter is { } seconds)
+        {
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        context.Response.StatusCode = (int)reply.Status;
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
     }
 
     public IReadOnlyList<ReceivedWebhook> Received => [.. _received];
@@ -74,7 +115,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    public sealed record Answer(HttpStatusCode Status, int? RetryAfter = null, TaskCompletionSource? Hang = null);
+    /// <param name="Delay">How long to take before answering, as a slow receiver does.</param>
+    public sealed record Answer(HttpStatusCode Status, int? RetryAfter = null, TaskCompletionSource? Hang = null, TimeSpan? Delay = null);
 }
 
-public sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body, string UserAgent);
+/// <param name="ArrivedAt">When the request's body had arrived.</param>
+public sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body, string UserAgent, DateTimeOffset ArrivedAt);

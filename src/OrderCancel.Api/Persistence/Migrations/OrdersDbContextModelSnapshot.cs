@@ -463,6 +463,10 @@ namespace OrderCancel.Api.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("last_response_code");
 
+                    b.Property<DateTimeOffset?>("LeasedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("leased_until");
+
                     b.Property<DateTimeOffset?>("NextAttemptAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("next_attempt_at");
@@ -483,12 +487,16 @@ namespace OrderCancel.Api.Persistence.Migrations
                     b.HasIndex("EventId")
                         .HasDatabaseName("ix_webhook_deliveries_event_id");
 
-                    b.HasIndex("NextAttemptAt")
-                        .HasDatabaseName("ix_webhook_deliveries_next_attempt_at")
-                        .HasFilter("status = 'pending'");
-
                     b.HasIndex("EndpointId", "CreatedAt")
                         .HasDatabaseName("ix_webhook_deliveries_endpoint_id_created_at");
+
+                    b.HasIndex("EndpointId", "LeasedUntil")
+                        .HasDatabaseName("ix_webhook_deliveries_endpoint_id_leased_until")
+                        .HasFilter("leased_until IS NOT NULL");
+
+                    b.HasIndex("EndpointId", "NextAttemptAt")
+                        .HasDatabaseName("ix_webhook_deliveries_endpoint_id_next_attempt_at")
+                        .HasFilter("status = 'pending'");
 
                     b.HasIndex("Status", "CreatedAt")
                         .HasDatabaseName("ix_webhook_deliveries_status_created_at")
