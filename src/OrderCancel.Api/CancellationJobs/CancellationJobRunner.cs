@@ -31,13 +31,8 @@ public sealed class CancellationJobRunner(
         {
             try
             {
-                await database.InTransactionAsync(
-                    async (db, token) =>
-                    {
-                        await RefreshAsync(db, turns, token);
-                        return true;
-                    },
-                    cancellation);
+                var started = await database.InTransactionAsync((db, token) => RefreshAsync(db, turns, token), cancellation);
+                turns.Started(started);
             }
             catch (Exception exception) when (IsJobFault(exception, cancellation))
             {
@@ -49,7 +44,16 @@ public sealed class CancellationJobRunner(
         while (turns.HasWork)
         {
             var batches = await BackgroundBatches.RunAsync(
-                database, (db, token) => TakeTurnAsync(db, turns, token), Record, cancellation, load, exception => IsJobFault(exception, cancellation));
+                database,
+                (db, token) => TakeTurnAsync(db, turns, token),
+                committed =>
+                {
+                    turns.Started(committed.Started);
+                    return Record(committed);
+                },
+                cancellation,
+                load,
+                exception => IsJobFault(exception, cancellation));
             processed += batches.Sum();
 
             // A job whose last chunk was claimed as the sweep ended.
@@ -75,8 +79,7 @@ public sealed class CancellationJobRunner(
         switch (turns.Next())
         {
             case JobTurn.Refresh:
-                await RefreshAsync(db, turns, cancellation);
-                return (true, CommittedBatch.None);
+                return (true, await RefreshAsync(db, turns, cancellation) is { } started ? CommittedBatch.None with { Started = started } : CommittedBatch.None);
             case JobTurn.Complete complete:
                 await CompleteAsync(db, turns, complete.JobId, cancellation);
                 return (true, CommittedBatch.None);
@@ -105,8 +108,11 @@ public sealed class CancellationJobRunner(
         }
     }
 
-    /// <summary>Starts one queued job or, none being left, reads the running ones (<see cref="JobTurns.Refreshed"/>).</summary>
-    private async Task RefreshAsync(OrdersDbContext db, JobTurns turns, CancellationToken cancellation)
+    /// <summary>
+    /// Starts one queued job, and answers its sweep (to join the others once this has committed: <see cref="JobTurns.Started"/>); or, none being
+    /// left, reads the running ones (<see cref="JobTurns.Refreshed"/>) and answers null.
+    /// </summary>
+    private async Task<JobSweep?> RefreshAsync(OrdersDbContext db, JobTurns turns, CancellationToken cancellation)
     {
         QueuedJob? claimed = null;
         try
@@ -118,14 +124,13 @@ public sealed class CancellationJobRunner(
                 using var span = Telemetry.Telemetry.Source.StartActivity("cancellation_job.start");
                 span?.SetTag("ordercancel.job.id", claimed.Id);
                 await db.StartCancellationJobAsync(claimed, clock.GetUtcNow(), cancellation);
-                turns.Started();
-                return;
+                var id = claimed.Id;
+                return await Sweeps(db, db.CancellationJobs.Where(j => j.Id == id)).SingleAsync(cancellation);
             }
 
-            turns.Refreshed(await db.CancellationJobs.Where(j => j.Status == CancellationJobStatus.Running).OrderBy(j => j.CreatedAt)
-                .Select(j => new JobSweep(
-                    j.Id, j.PartnerId, j.DryRun, db.CancellationJobChunks.Where(c => c.JobId == j.Id).Max(c => (long?)c.FirstOrderId) ?? 0))
+            turns.Refreshed(await Sweeps(db, db.CancellationJobs.Where(j => j.Status == CancellationJobStatus.Running).OrderBy(j => j.CreatedAt))
                 .ToListAsync(cancellation));
+            return null;
         }
         catch (Exception exception)
         {
@@ -147,6 +152,10 @@ public sealed class CancellationJobRunner(
             throw;
         }
     }
+
+    /// <summary>A sweep from the start of each job.</summary>
+    private static IQueryable<JobSweep> Sweeps(OrdersDbContext db, IQueryable<CancellationJob> jobs) =>
+        jobs.Select(j => new JobSweep(j.Id, j.PartnerId, j.DryRun, db.CancellationJobChunks.Where(c => c.JobId == j.Id).Max(c => (long?)c.FirstOrderId) ?? 0));
 
     /// <summary>Completes a job whose chunks have all been claimed, once its batches in flight have committed (and all of them did).</summary>
     private async Task CompleteAsync(OrdersDbContext db, JobTurns turns, Guid jobId, CancellationToken cancellation)
@@ -347,6 +356,9 @@ internal sealed class JobSweep(Guid jobId, Guid partnerId, bool dryRun, long las
 /// <summary>A batch that committed: the job's request (null when nothing was claimed) and each order's outcome.</summary>
 internal sealed record CommittedBatch(JobBatch? Batch, List<JobOrderOutcome> Outcomes)
 {
+    /// <summary>A job the turn started, to be worked from now on.</summary>
+    public JobSweep? Started { get; init; }
+
     /// <summary>A turn that processed no order: a refresh, a completion, or a claim that found nothing.</summary>
     public static CommittedBatch None { get; } = new(null, []);
 }

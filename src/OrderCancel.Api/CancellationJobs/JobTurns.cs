@@ -115,13 +115,25 @@ internal sealed class JobTurns(Func<long> wakes, TimeSpan refreshEvery)
         }
     }
 
-    /// <summary>The refresh started a job: the next refresh looks for another, then reads the running jobs.</summary>
-    public void Started()
+    /// <summary>
+    /// The refresh committed: when it started a job, the job joins the others (its first batch can be the next turn),
+    /// and the next refresh looks for another queued one, then reads the running jobs.
+    /// </summary>
+    public void Started(JobSweep? job)
     {
+        if (job is null)
+        {
+            return;
+        }
+
         lock (_gate)
         {
             _refreshing = false;
             _refreshDue = true;
+            if (!_working.Exists(sweep => sweep.JobId == job.JobId))
+            {
+                _working.Add(job);
+            }
         }
     }
 
