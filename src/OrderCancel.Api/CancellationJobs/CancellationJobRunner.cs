@@ -83,6 +83,9 @@ public sealed class CancellationJobRunner(
             case JobTurn.Complete complete:
                 await CompleteAsync(db, turns, complete.JobId, cancellation);
                 return (true, CommittedBatch.None);
+            case JobTurn.Wait wait:
+                await wait.BatchEnded.WaitAsync(cancellation);
+                return (true, CommittedBatch.None);
             case JobTurn.Claim claim:
                 try
                 {
@@ -101,6 +104,10 @@ public sealed class CancellationJobRunner(
                     turns.Faulted(claim.Sweep.JobId);
                     logger.LogError(exception, "Working cancellation job {JobId} failed; what its batches committed stays, the rest is tried later", claim.Sweep.JobId);
                     throw;
+                }
+                finally
+                {
+                    turns.BatchEnded(claim.Sweep);
                 }
 
             default:

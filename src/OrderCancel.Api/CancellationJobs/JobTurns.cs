@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using OrderCancel.Api.Scheduling;
 
 namespace OrderCancel.Api.CancellationJobs;
 
@@ -13,13 +14,19 @@ internal abstract record JobTurn
 
     /// <summary>A batch of this job.</summary>
     public sealed record Claim(JobSweep Sweep) : JobTurn;
+
+    /// <summary>Every job with chunks left belongs to a partner that has its share of the workers: wait until a batch ends.</summary>
+    public sealed record Wait(Task BatchEnded) : JobTurn;
 }
 
 /// <summary>
 /// Whose turn it is, in one instance's sweep over the running jobs (<see cref="CancellationJobRunner"/>). Each batch goes
 /// to the job whose partner was served least recently and, among that partner's jobs, to the one served least
 /// recently: one partner's huge job costs that partner alone, and a small job finishes in about the time it takes
-/// alone. Also which jobs ran out of chunks and wait to be completed, and when to look for jobs again: when one was
+/// alone. A partner has at most its share of the workers at once (4 between the partners with batches to run or in
+/// flight): a worker whose turn would be a fifth batch of a partner beside another's one waits instead, so the other's
+/// batch does not share the machine's cores with four of the first one's (on two cores, that alone made a 100-order job
+/// take twice as long beside a large job). Also which jobs ran out of chunks and wait to be completed, and when to look for jobs again: when one was
 /// created here (the worker was woken), and every poll interval, for those started on another instance or whose
 /// chunks a crash gave back.
 /// </summary>
@@ -39,6 +46,10 @@ internal sealed class JobTurns(Func<long> wakes, TimeSpan refreshEvery)
     /// <summary>Jobs that failed (to start, or a batch): left alone until a refresh a poll interval later, as the next round would.</summary>
     private readonly Dictionary<Guid, long> _faultedAt = [];
 
+    /// <summary>Each partner's batches in flight.</summary>
+    private readonly Dictionary<Guid, int> _inFlight = [];
+
+    private TaskCompletionSource _batchEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _turns;
     private long _wakesSeen = wakes();
     private bool _refreshDue = true;
@@ -59,7 +70,8 @@ internal sealed class JobTurns(Func<long> wakes, TimeSpan refreshEvery)
 
     /// <summary>
     /// The next turn: a refresh when one is due (and no other worker is at it), else a job to complete, else a batch of
-    /// the next job in turn; null when there is nothing left to do.
+    /// the next job in turn whose partner has fewer than its share in flight, else a wait for a batch to end; null when
+    /// there is nothing left to do.
     /// </summary>
     public JobTurn? Next()
     {
@@ -76,12 +88,20 @@ internal sealed class JobTurns(Func<long> wakes, TimeSpan refreshEvery)
                 return new JobTurn.Complete(done);
             }
 
+            if (_working.Count == 0)
+            {
+                return null;
+            }
+
+            var partners = _working.Select(sweep => sweep.PartnerId).Concat(_inFlight.Keys).Distinct().Count();
+            var share = (BackgroundBatches.Workers + partners - 1) / partners;
             JobSweep? next = null;
             long nextPartnerServed = 0;
             foreach (var sweep in _working)
             {
                 var partnerServed = _partnerServed.GetValueOrDefault(sweep.PartnerId);
-                if (next is null || partnerServed < nextPartnerServed || (partnerServed == nextPartnerServed && sweep.Served < next.Served))
+                if (_inFlight.GetValueOrDefault(sweep.PartnerId) < share
+                    && (next is null || partnerServed < nextPartnerServed || (partnerServed == nextPartnerServed && sweep.Served < next.Served)))
                 {
                     (next, nextPartnerServed) = (sweep, partnerServed);
                 }
@@ -89,10 +109,11 @@ internal sealed class JobTurns(Func<long> wakes, TimeSpan refreshEvery)
 
             if (next is null)
             {
-                return null;
+                return new JobTurn.Wait(_batchEnded.Task);
             }
 
             _partnerServed[next.PartnerId] = next.Served = ++_turns;
+            _inFlight[next.PartnerId] = _inFlight.GetValueOrDefault(next.PartnerId) + 1;
             return new JobTurn.Claim(next);
         }
     }
@@ -189,6 +210,28 @@ internal sealed class JobTurns(Func<long> wakes, TimeSpan refreshEvery)
                 EndRefreshLocked();
             }
         }
+    }
+
+    /// <summary>A batch of the job has ended (committed or not): its partner has one fewer in flight, and a worker waiting for its turn looks again.</summary>
+    public void BatchEnded(JobSweep sweep)
+    {
+        TaskCompletionSource ended;
+        lock (_gate)
+        {
+            if (_inFlight.GetValueOrDefault(sweep.PartnerId) <= 1)
+            {
+                _inFlight.Remove(sweep.PartnerId);
+            }
+            else
+            {
+                _inFlight[sweep.PartnerId]--;
+            }
+
+            ended = _batchEnded;
+            _batchEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        ended.TrySetResult();
     }
 
     /// <summary>A claim of the job came back short: none of its chunks is left to claim, so it is completed once its batches in flight are.</summary>
