@@ -20,13 +20,13 @@ public sealed class CancellationJobRunner(
 {
     /// <summary>
     /// Starts every queued job, then works every running one until it is done or stopped, in one sweep: a job created
-    /// meanwhile (<paramref name="wakes"/> moves) joins it at once, and every <paramref name="refreshEvery"/> it looks
+    /// meanwhile (<paramref name="wakes"/> moves, and <paramref name="nextWake"/> ends a worker's wait for a batch) joins it at once, and every <paramref name="refreshEvery"/> it looks
     /// again for jobs started elsewhere. Returns the orders processed. A job that fails (a bug, not a lost database)
     /// is logged and left for a later look, and the others go on.
     /// </summary>
-    public async Task<int> RunAsync(Func<long> wakes, TimeSpan refreshEvery, CancellationToken cancellation)
+    public async Task<int> RunAsync(Func<long> wakes, Func<Task> nextWake, TimeSpan refreshEvery, CancellationToken cancellation)
     {
-        var turns = new JobTurns(wakes, refreshEvery);
+        var turns = new JobTurns(wakes, nextWake, refreshEvery);
         while (turns.BeginRefresh())
         {
             try
@@ -382,7 +382,7 @@ public sealed class CancellationJobWorker(
 
     protected override async Task RunRoundAsync(DateTimeOffset now, CancellationToken cancellation)
     {
-        var processed = await runner.RunAsync(() => Wakes, PollInterval, cancellation);
+        var processed = await runner.RunAsync(() => Wakes, () => NextWake, PollInterval, cancellation);
         if (processed > 0)
         {
             logger.LogInformation("Cancellation jobs processed {Orders} orders", processed);

@@ -23,14 +23,14 @@ internal abstract record JobTurn
 /// Whose turn it is, in one instance's sweep over the running jobs (<see cref="CancellationJobRunner"/>). Each batch goes
 /// to the job whose partner was served least recently and, among that partner's jobs, to the one served least
 /// recently: one partner's huge job costs that partner alone, and a small job finishes in about the time it takes
-/// alone. A partner has at most its share of the workers at once (4 between the partners with batches to run or in
-/// flight): a worker whose turn would be a fifth batch of a partner beside another's one waits instead, so the other's
-/// batch does not share the machine's cores with four of the first one's (on two cores, that alone made a 100-order job
-/// take twice as long beside a large job). Also which jobs ran out of chunks and wait to be completed, and when to look for jobs again: when one was
+/// alone. A partner alone has all the workers; beside other partners with batches to run or in flight, each has one
+/// batch at a time: a worker whose turn would be a second batch of a partner beside another's waits instead, so the
+/// other's batch does not share the machine's cores with several of the first one's (on two cores, two each made a
+/// 100-order job take twice as long beside a large job). Also which jobs ran out of chunks and wait to be completed, and when to look for jobs again: when one was
 /// created here (the worker was woken), and every poll interval, for those started on another instance or whose
 /// chunks a crash gave back.
 /// </summary>
-internal sealed class JobTurns(Func<long> wakes, TimeSpan refreshEvery)
+internal sealed class JobTurns(Func<long> wakes, Func<Task> nextWake, TimeSpan refreshEvery)
 {
     private readonly Lock _gate = new();
 
@@ -94,7 +94,9 @@ internal sealed class JobTurns(Func<long> wakes, TimeSpan refreshEvery)
             }
 
             var partners = _working.Select(sweep => sweep.PartnerId).Concat(_inFlight.Keys).Distinct().Count();
-            var share = (BackgroundBatches.Workers + partners - 1) / partners;
+            // Alone, a partner has every worker; beside others, one batch at a time each, so a small job's one batch shares
+            // the cores with one of the large job's, not several (with two each, 100 orders beside 200,000 took 2.0-2.5 × its time alone).
+            var share = partners == 1 ? BackgroundBatches.Workers : 1;
             JobSweep? next = null;
             long nextPartnerServed = 0;
             foreach (var sweep in _working)
@@ -109,7 +111,8 @@ internal sealed class JobTurns(Func<long> wakes, TimeSpan refreshEvery)
 
             if (next is null)
             {
-                return new JobTurn.Wait(_batchEnded.Task);
+                // Or a new job: it gets its first turn now, not once one of the others' batches has ended.
+                return new JobTurn.Wait(Task.WhenAny(_batchEnded.Task, nextWake()));
             }
 
             _partnerServed[next.PartnerId] = next.Served = ++_turns;

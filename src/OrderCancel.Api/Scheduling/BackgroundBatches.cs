@@ -107,6 +107,7 @@ public static class BackgroundBatches
 public abstract class PollingWorker(TimeProvider clock, DatabaseOutage outage, ILogger logger) : BackgroundService
 {
     private TaskCompletionSource _wake = NewWake();
+    private TaskCompletionSource _nextWake = NewWake();
     private long _wakes;
     private long _lastRoundAsOf = DateTimeOffset.MinValue.UtcTicks;
 
@@ -121,11 +122,15 @@ public abstract class PollingWorker(TimeProvider clock, DatabaseOutage outage, I
     /// <summary>How many times it was woken so far: a round that runs long sees by it that new work came meanwhile.</summary>
     public long Wakes => Interlocked.Read(ref _wakes);
 
+    /// <summary>Ends at the next wake: what a round that waits mid-way (for a batch to end) waits for too, to see new work at once.</summary>
+    public Task NextWake => Volatile.Read(ref _nextWake).Task;
+
     /// <summary>Starts a round now rather than at the next tick (new work was just committed).</summary>
     public void Wake()
     {
         Interlocked.Increment(ref _wakes);
         Volatile.Read(ref _wake).TrySetResult();
+        Interlocked.Exchange(ref _nextWake, NewWake()).TrySetResult();
     }
 
     private static TaskCompletionSource NewWake() => new(TaskCreationOptions.RunContinuationsAsynchronously);
