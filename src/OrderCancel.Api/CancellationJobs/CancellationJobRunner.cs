@@ -9,81 +9,175 @@ using OrderCancel.Domain;
 namespace OrderCancel.Api.CancellationJobs;
 
 /// <summary>
-/// Runs bulk cancellation jobs (SPEC §10) on any instance: starts queued ones (fixing the orders each covers), then
-/// works the running ones in the shared batch loop (<see cref="BackgroundBatches"/>). Each order goes through the
-/// same domain method as a single cancel, and its change, its event and its outcome row commit in one transaction,
-/// so whichever instance dies when, no order is changed twice and none is skipped.
+/// Runs bulk cancellation jobs (SPEC §10) on any instance: starts queued ones (fixing the orders each covers), and works
+/// the running ones side by side in the shared batch loop (<see cref="BackgroundBatches"/>), taking turns batch by
+/// batch by partner and then by job (<see cref="JobTurns"/>). Each order goes through the same domain method as a
+/// single cancel, and its change, its event and its outcome row commit in one transaction, so whichever instance dies
+/// when, no order is changed twice and none is skipped.
 /// </summary>
 public sealed class CancellationJobRunner(
     BackgroundDatabase database, TimeProvider clock, OrderCancelMetrics metrics, InteractiveLoad load, ILogger<CancellationJobRunner> logger)
 {
     /// <summary>
-    /// Starts every queued job, then works every running one until it is done or stopped. Returns the orders processed.
-    /// A job that fails (a bug, not a lost database) is logged and left for the next round, and the others go on.
+    /// Starts every queued job, then works every running one until it is done or stopped, in one sweep: a job created
+    /// meanwhile (<paramref name="wakes"/> moves, and <paramref name="nextWake"/> ends a worker's wait for a batch) joins it at once, and every <paramref name="refreshEvery"/> it looks
+    /// again for jobs started elsewhere. Returns the orders processed. A job that fails (a bug, not a lost database)
+    /// is logged and left for a later look, and the others go on.
     /// </summary>
-    public async Task<int> RunAsync(CancellationToken cancellation)
+    public async Task<int> RunAsync(Func<long> wakes, Func<Task> nextWake, TimeSpan refreshEvery, CancellationToken cancellation)
     {
-        await StartQueuedAsync(cancellation);
-
-        List<JobSweep> running = await database.InTransactionAsync(
-            (db, token) => db.CancellationJobs.Where(j => j.Status == CancellationJobStatus.Running).OrderBy(j => j.CreatedAt)
-                .Select(j => new JobSweep(j.Id, j.PartnerId, j.DryRun)).ToListAsync(token),
-            cancellation);
-        var processed = 0;
-        foreach (var sweep in running)
+        var turns = new JobTurns(wakes, nextWake, refreshEvery);
+        while (turns.BeginRefresh())
         {
-            // The worker looks for jobs untraced; a running job is work, traced.
-            using var traced = Telemetry.Telemetry.Traced();
-            var jobId = sweep.JobId;
             try
             {
-                var batches = await BackgroundBatches.RunAsync(database, (db, token) => ProcessBatchAsync(db, sweep, token), Record, cancellation, load);
-                processed += batches.Sum();
-                await InTransactionAsync((db, token) => CompleteIfDoneAsync(db, jobId, token), cancellation);
+                var started = await database.InTransactionAsync((db, token) => RefreshAsync(db, turns, token), cancellation);
+                turns.Started(started);
             }
             catch (Exception exception) when (IsJobFault(exception, cancellation))
             {
-                logger.LogError(exception, "Working cancellation job {JobId} failed; what its batches committed stays, the rest is tried next round", jobId);
+                // Logged by RefreshAsync; what failed is set aside and the rest goes on.
+            }
+        }
+
+        var processed = 0;
+        while (turns.HasWork)
+        {
+            var batches = await BackgroundBatches.RunAsync(
+                database,
+                (db, token) => TakeTurnAsync(db, turns, token),
+                committed =>
+                {
+                    turns.Started(committed.Started);
+                    return Record(committed);
+                },
+                cancellation,
+                load,
+                exception => IsJobFault(exception, cancellation));
+            processed += batches.Sum();
+
+            // A job whose last chunk was claimed as the sweep ended.
+            while (turns.TakeCompletion() is { } jobId)
+            {
+                try
+                {
+                    await InTransactionAsync((db, token) => CompleteAsync(db, turns, jobId, token), cancellation);
+                }
+                catch (Exception exception) when (IsJobFault(exception, cancellation))
+                {
+                    // Logged by CompleteAsync; the next look completes it.
+                }
             }
         }
 
         return processed;
     }
 
-    /// <summary>Starts the queued jobs, each in a transaction of its own.</summary>
-    private async Task StartQueuedAsync(CancellationToken cancellation)
+    /// <summary>One turn of a worker (<see cref="JobTurns.Next"/>), in the transaction the loop gives it; no more once there is nothing to do.</summary>
+    private async Task<(bool More, CommittedBatch Result)> TakeTurnAsync(OrdersDbContext db, JobTurns turns, CancellationToken cancellation)
     {
-        List<Guid> failed = [];
-        while (true)
+        switch (turns.Next())
         {
-            QueuedJob? claimed = null;
-            try
-            {
-                var startedOne = await database.InTransactionAsync(
-                    async (db, token) =>
-                    {
-                        claimed = await db.ClaimCancellationJobToStartAsync([.. failed], token);
-                        if (claimed is not null)
-                        {
-                            using var traced = Telemetry.Telemetry.Traced();
-                            using var span = Telemetry.Telemetry.Source.StartActivity("cancellation_job.start");
-                            span?.SetTag("ordercancel.job.id", claimed.Id);
-                            await db.StartCancellationJobAsync(claimed, clock.GetUtcNow(), token);
-                        }
-
-                        return claimed is not null;
-                    },
-                    cancellation);
-                if (!startedOne)
+            case JobTurn.Refresh:
+                return (true, await RefreshAsync(db, turns, cancellation) is { } started ? CommittedBatch.None with { Started = started } : CommittedBatch.None);
+            case JobTurn.Complete complete:
+                await CompleteAsync(db, turns, complete.JobId, cancellation);
+                return (true, CommittedBatch.None);
+            case JobTurn.Wait wait:
+                await wait.BatchEnded.WaitAsync(cancellation);
+                return (true, CommittedBatch.None);
+            case JobTurn.Claim claim:
+                try
                 {
-                    return;
+                    // The worker looks for jobs untraced; a running job is work, traced.
+                    using var traced = Telemetry.Telemetry.Traced();
+                    var (claimed, batch) = await ProcessBatchAsync(db, claim.Sweep, cancellation);
+                    if (claimed < BackgroundBatches.BatchSize || claim.Sweep.AllClaimed)
+                    {
+                        turns.Exhausted(claim.Sweep);
+                    }
+
+                    return (true, batch);
                 }
-            }
-            catch (Exception exception) when (claimed is { } job && IsJobFault(exception, cancellation))
+                catch (Exception exception) when (IsJobFault(exception, cancellation))
+                {
+                    turns.Faulted(claim.Sweep.JobId);
+                    logger.LogError(exception, "Working cancellation job {JobId} failed; what its batches committed stays, the rest is tried later", claim.Sweep.JobId);
+                    throw;
+                }
+                finally
+                {
+                    turns.BatchEnded(claim.Sweep);
+                }
+
+            default:
+                return (false, CommittedBatch.None);
+        }
+    }
+
+    /// <summary>
+    /// Starts one queued job, and answers its sweep (to join the others once this has committed: <see cref="JobTurns.Started"/>); or, none being
+    /// left, reads the running ones (<see cref="JobTurns.Refreshed"/>) and answers null.
+    /// </summary>
+    private async Task<JobSweep?> RefreshAsync(OrdersDbContext db, JobTurns turns, CancellationToken cancellation)
+    {
+        QueuedJob? claimed = null;
+        try
+        {
+            claimed = await db.ClaimCancellationJobToStartAsync(turns.NotToStart(), cancellation);
+            if (claimed is not null)
             {
-                logger.LogError(exception, "Starting cancellation job {JobId} failed; it stays queued for the next round", job.Id);
-                failed.Add(job.Id);
+                using var traced = Telemetry.Telemetry.Traced();
+                using var span = Telemetry.Telemetry.Source.StartActivity("cancellation_job.start");
+                span?.SetTag("ordercancel.job.id", claimed.Id);
+                await db.StartCancellationJobAsync(claimed, clock.GetUtcNow(), cancellation);
+                var id = claimed.Id;
+                return await Sweeps(db, db.CancellationJobs.Where(j => j.Id == id)).SingleAsync(cancellation);
             }
+
+            turns.Refreshed(await Sweeps(db, db.CancellationJobs.Where(j => j.Status == CancellationJobStatus.Running).OrderBy(j => j.CreatedAt))
+                .ToListAsync(cancellation));
+            return null;
+        }
+        catch (Exception exception)
+        {
+            turns.RefreshFailed(claimed?.Id);
+            if (!IsJobFault(exception, cancellation))
+            {
+                throw;
+            }
+
+            if (claimed is null)
+            {
+                logger.LogError(exception, "Reading the running cancellation jobs failed; they are read again later");
+            }
+            else
+            {
+                logger.LogError(exception, "Starting cancellation job {JobId} failed; it stays queued for the next round", claimed.Id);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>A sweep from the start of each job.</summary>
+    private static IQueryable<JobSweep> Sweeps(OrdersDbContext db, IQueryable<CancellationJob> jobs) =>
+        jobs.Select(j => new JobSweep(j.Id, j.PartnerId, j.DryRun, db.CancellationJobChunks.Where(c => c.JobId == j.Id).Max(c => (long?)c.FirstOrderId) ?? 0));
+
+    /// <summary>Completes a job whose chunks have all been claimed, once its batches in flight have committed (and all of them did).</summary>
+    private async Task CompleteAsync(OrdersDbContext db, JobTurns turns, Guid jobId, CancellationToken cancellation)
+    {
+        try
+        {
+            using var traced = Telemetry.Telemetry.Traced();
+            await CompleteIfDoneAsync(db, jobId, cancellation);
+            turns.Completed(jobId);
+        }
+        catch (Exception exception) when (IsJobFault(exception, cancellation))
+        {
+            turns.Faulted(jobId);
+            logger.LogError(exception, "Completing cancellation job {JobId} failed; it is tried again later", jobId);
+            throw;
         }
     }
 
@@ -132,7 +226,7 @@ public sealed class CancellationJobRunner(
         var batch = await db.ClaimCancellationJobBatchAsync(sweep, cancellation);
         if (batch is not { OrderIds.Length: > 0 })
         {
-            return (0, new CommittedBatch(null, []));
+            return (0, CommittedBatch.None);
         }
 
         sweep.Claimed(batch.OrderIds[^1]);
@@ -224,9 +318,15 @@ public sealed class CancellationJobRunner(
 /// <summary>
 /// One sweep over a job (whose partner and dry-run flag never change): the highest order id its batches claimed, so
 /// the next claim starts at the chunk past it instead of walking the index entries of the chunks the batches before it
-/// deleted. A chunk below it that a failed batch gave back is claimed by the next round's sweep, which starts from the beginning.
+/// deleted. A chunk below it that a failed batch gave back is claimed by a later sweep, which starts from the beginning.
 /// </summary>
-internal sealed class JobSweep(Guid jobId, Guid partnerId, bool dryRun)
+/// <param name="lastChunk">
+/// The first id of the job's last chunk as the sweep began (chunks are fixed when the job starts, and only go): once a
+/// batch has claimed it, nothing is left to claim, and the job is completed as soon as its batches in flight are,
+/// without a worker's turn spent on a claim that finds nothing (beside a large job, that turn came only after one of
+/// its batches).
+/// </param>
+internal sealed class JobSweep(Guid jobId, Guid partnerId, bool dryRun, long lastChunk)
 {
     private long _claimedUpTo;
 
@@ -237,6 +337,12 @@ internal sealed class JobSweep(Guid jobId, Guid partnerId, bool dryRun)
     public bool DryRun => dryRun;
 
     public long ClaimedUpTo => Interlocked.Read(ref _claimedUpTo);
+
+    /// <summary>The job's last chunk has been claimed (the ranges are disjoint and ascending: no id past it is in another).</summary>
+    public bool AllClaimed => ClaimedUpTo >= lastChunk;
+
+    /// <summary>The turn it was last given (<see cref="JobTurns"/> counts them, and reads and writes this under its lock).</summary>
+    public long Served { get; set; }
 
     public void Claimed(long highest)
     {
@@ -255,7 +361,14 @@ internal sealed class JobSweep(Guid jobId, Guid partnerId, bool dryRun)
 }
 
 /// <summary>A batch that committed: the job's request (null when nothing was claimed) and each order's outcome.</summary>
-internal sealed record CommittedBatch(JobBatch? Batch, List<JobOrderOutcome> Outcomes);
+internal sealed record CommittedBatch(JobBatch? Batch, List<JobOrderOutcome> Outcomes)
+{
+    /// <summary>A job the turn started, to be worked from now on.</summary>
+    public JobSweep? Started { get; init; }
+
+    /// <summary>A turn that processed no order: a refresh, a completion, or a claim that found nothing.</summary>
+    public static CommittedBatch None { get; } = new(null, []);
+}
 
 /// <summary>Looks for cancellation jobs to start or work every <c>CancellationJobs:PollInterval</c> (default 2 s), and at once when one is created here.</summary>
 public sealed class CancellationJobWorker(
@@ -269,7 +382,7 @@ public sealed class CancellationJobWorker(
 
     protected override async Task RunRoundAsync(DateTimeOffset now, CancellationToken cancellation)
     {
-        var processed = await runner.RunAsync(cancellation);
+        var processed = await runner.RunAsync(() => Wakes, () => NextWake, PollInterval, cancellation);
         if (processed > 0)
         {
             logger.LogInformation("Cancellation jobs processed {Orders} orders", processed);

@@ -7,7 +7,8 @@ namespace OrderCancel.Api.Scheduling;
 /// The one loop every background change runs in (the scheduler, bulk cancellation jobs): workers side by side, each
 /// claiming a batch with <c>FOR UPDATE SKIP LOCKED</c> in a transaction of its own, applying each item through the
 /// domain method a request uses, and committing the items' changes, events and outcomes together, until a batch
-/// comes back short. A crash at any instant leaves each item done once or not at all.
+/// finds nothing more to do (the scheduler's: a batch that came back short). A crash at any instant leaves each item
+/// done once or not at all.
 /// </summary>
 public static class BackgroundBatches
 {
@@ -18,7 +19,8 @@ public static class BackgroundBatches
     public const int Workers = 4;
 
     /// <param name="batch">
-    /// One batch in the transaction it is given (committed when it returns): how many items it claimed, and its result.
+    /// One batch in the transaction it is given (committed when it returns): whether there may be more to do after it
+    /// (false ends the sweep: the other workers finish the batch they are in and stop), and its result.
     /// </param>
     /// <param name="committed">
     /// Called with each batch's result once it has committed (metrics count only what happened); what it returns is
@@ -30,14 +32,21 @@ public static class BackgroundBatches
     /// requests were coming in, pauses as long as that batch took (unless they stop sooner), so under steady traffic the
     /// work takes at most about half of one worker's time.
     /// </param>
+    /// <param name="goesOnAfter">
+    /// When given, a batch that throws an exception this accepts is rolled back and its worker goes on with the next;
+    /// the batch function has seen to it that the same batch is not tried again (a bulk job's fault is that job's
+    /// alone: the others' batches go on). Any other exception ends the worker, and the sweep throws it once the others
+    /// have finished.
+    /// </param>
     public static async Task<List<TSummary>> RunAsync<TBatch, TSummary>(
         BackgroundDatabase database,
-        Func<OrdersDbContext, CancellationToken, Task<(int Claimed, TBatch Result)>> batch,
+        Func<OrdersDbContext, CancellationToken, Task<(bool More, TBatch Result)>> batch,
         Func<TBatch, TSummary> committed,
         CancellationToken cancellation,
-        InteractiveLoad? yieldTo = null)
+        InteractiveLoad? yieldTo = null,
+        Func<Exception, bool>? goesOnAfter = null)
     {
-        // Completed once a batch came back short: the workers waiting for requests to end must see it too, or under
+        // Completed once a batch found nothing more: the workers waiting for requests to end must see it too, or under
         // steady traffic they would wait on, and the sweep (and a job's completion) with them.
         var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sweeps = await Task.WhenAll(Enumerable.Range(0, Workers).Select(async worker =>
@@ -52,9 +61,18 @@ public static class BackgroundBatches
                 }
 
                 var started = Stopwatch.GetTimestamp();
-                var (claimed, result) = await database.InTransactionAsync(batch, cancellation);
-                summaries.Add(committed(result));
-                if (claimed < BatchSize)
+                bool more;
+                try
+                {
+                    (more, var result) = await database.InTransactionAsync(batch, cancellation);
+                    summaries.Add(committed(result));
+                }
+                catch (Exception exception) when (goesOnAfter?.Invoke(exception) == true)
+                {
+                    continue;
+                }
+
+                if (!more)
                 {
                     finished.TrySetResult();
                 }
@@ -89,6 +107,8 @@ public static class BackgroundBatches
 public abstract class PollingWorker(TimeProvider clock, DatabaseOutage outage, ILogger logger) : BackgroundService
 {
     private TaskCompletionSource _wake = NewWake();
+    private TaskCompletionSource _nextWake = NewWake();
+    private long _wakes;
     private long _lastRoundAsOf = DateTimeOffset.MinValue.UtcTicks;
 
     /// <summary>
@@ -99,8 +119,19 @@ public abstract class PollingWorker(TimeProvider clock, DatabaseOutage outage, I
 
     protected abstract TimeSpan PollInterval { get; }
 
+    /// <summary>How many times it was woken so far: a round that runs long sees by it that new work came meanwhile.</summary>
+    public long Wakes => Interlocked.Read(ref _wakes);
+
+    /// <summary>Ends at the next wake: what a round that waits mid-way (for a batch to end) waits for too, to see new work at once.</summary>
+    public Task NextWake => Volatile.Read(ref _nextWake).Task;
+
     /// <summary>Starts a round now rather than at the next tick (new work was just committed).</summary>
-    public void Wake() => Volatile.Read(ref _wake).TrySetResult();
+    public void Wake()
+    {
+        Interlocked.Increment(ref _wakes);
+        Volatile.Read(ref _wake).TrySetResult();
+        Interlocked.Exchange(ref _nextWake, NewWake()).TrySetResult();
+    }
 
     private static TaskCompletionSource NewWake() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -33,12 +33,13 @@ public sealed class ScheduledChangeRunner(BackgroundDatabase database, TimeProvi
         return new SweepResult(batches.Sum(b => b.Applied), batches.Sum(b => b.Failed));
     }
 
-    private async Task<(int Claimed, SchedulerBatch Result)> ApplyBatchAsync(OrdersDbContext db, DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
+    /// <summary>One batch of due orders; a short one means none was left (none that another batch had not locked).</summary>
+    private async Task<(bool More, SchedulerBatch Result)> ApplyBatchAsync(OrdersDbContext db, DateTimeOffset asOf, Guid? partnerId, CancellationToken cancellation)
     {
         var orders = await db.LockDueOrdersAsync(asOf, partnerId, BackgroundBatches.BatchSize, cancellation);
         if (orders.Count == 0)
         {
-            return (0, new SchedulerBatch(0, 0, []));
+            return (false, new SchedulerBatch(0, 0, []));
         }
 
         // The worker looks for due changes untraced; what it found is traced.
@@ -59,7 +60,7 @@ public sealed class ScheduledChangeRunner(BackgroundDatabase database, TimeProvi
 
         var failed = changes.Count(c => c.Change.Event.Type == OrderEventType.OrderScheduledCancellationFailed);
         span?.SetTag("ordercancel.batch.orders", orders.Count).SetTag("ordercancel.batch.applied", changes.Count - failed).SetTag("ordercancel.batch.failed", failed);
-        return (orders.Count, new SchedulerBatch(changes.Count - failed, failed, changes));
+        return (orders.Count == BackgroundBatches.BatchSize, new SchedulerBatch(changes.Count - failed, failed, changes));
     }
 
     /// <summary>After the batch committed: what each applied change counts as.</summary>

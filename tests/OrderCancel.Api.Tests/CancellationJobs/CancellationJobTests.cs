@@ -255,7 +255,7 @@ public sealed class CancellationJobTests(ApiFactory api)
         }
 
         var template = (await partner.Client.CreateOrderAsync()).Id();
-        await Sql.ExecuteAsync(api.ConnectionString, CopiesSql, ("template", template), ("count", 3000));
+        await api.CopyOrderAsync(template, 3000);
         await Sql.ExecuteAsync(api.ConnectionString, "ANALYZE orders");
         await Sql.ExecuteAsync(api.ConnectionString, "ANALYZE order_lines");
         var job = await partner.Client.RunJobAsync($$"""{"dry_run":true,"filter":{"sku":"{{sku}}"},"reason":"out_of_stock"}""");
@@ -288,7 +288,7 @@ public sealed class CancellationJobTests(ApiFactory api)
     {
         var partner = await api.NewPartnerAsync();
         var template = (await partner.Client.CreateOrderAsync()).Id();
-        await Sql.ExecuteAsync(api.ConnectionString, CopiesSql, ("template", template), ("count", orders - 1));
+        await api.CopyOrderAsync(template, orders - 1);
         var expected = await Sql.ScalarAsync<long[]>(api.ConnectionString,
             "SELECT array_agg(id ORDER BY id) FROM orders WHERE partner_id = @partner", ("partner", partner.Id));
 
@@ -341,24 +341,6 @@ public sealed class CancellationJobTests(ApiFactory api)
         Assert.Equal(0, counts.GetProperty("processed").GetInt32());
         Assert.Empty(await partner.Client.JobResultsAsync(job.GetProperty("id").GetGuid()));
     }
-
-    /// <summary>The template order copied <c>@count</c> times under new ids, nothing scheduled on the copies.</summary>
-    private const string CopiesSql = """
-        WITH copies AS (
-            INSERT INTO orders (id, partner_id, kind, status, reference, channel, currency, time_zone, billing_period,
-                shipping_cost, shipping_waived, amount_paid, metadata, next_change_due_at, cancelled_at, reactivated_at,
-                created_at, updated_at, version, customer_email, customer_first_name, customer_last_name, customer_phone,
-                customer_ref, cancellations, payment, scheduled_cancellation, scheduled_reactivation, expires_at)
-            SELECT nextval('orders_hilo_seq'), partner_id, kind, status, NULL, channel, currency, time_zone, billing_period,
-                shipping_cost, shipping_waived, amount_paid, metadata, NULL, cancelled_at, reactivated_at,
-                created_at, updated_at, version, customer_email, customer_first_name, customer_last_name, customer_phone,
-                customer_ref, cancellations, payment, NULL, NULL, NULL
-            FROM orders, generate_series(1, @count) WHERE id = @template
-            RETURNING id)
-        INSERT INTO order_lines (id, order_id, sku, name, quantity, cancelled_quantity, unit_price, discount, tax_rate, metadata)
-        SELECT nextval('order_line_ids'), c.id, l.sku, l.name, l.quantity, l.cancelled_quantity, l.unit_price, l.discount, l.tax_rate, l.metadata
-        FROM copies c CROSS JOIN order_lines l WHERE l.order_id = @template
-        """;
 
     /// <summary>Rows read from <c>orders</c> by every node of the plan: those kept and those its filters removed, each loop.</summary>
     private static double OrderRowsRead(JsonElement node)

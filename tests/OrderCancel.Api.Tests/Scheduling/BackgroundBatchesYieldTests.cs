@@ -54,7 +54,7 @@ public sealed class BackgroundBatchesYieldTests(DatabaseOnly database) : IClassF
                 Interlocked.Decrement(ref running);
                 var done = Interlocked.Increment(ref batches);
                 var more = done < 1000 && Volatile.Read(ref mostAfter) < BackgroundBatches.Workers;
-                return (more ? BackgroundBatches.BatchSize : 0, done);
+                return (more, done);
             },
             done => done,
             CancellationToken.None,
