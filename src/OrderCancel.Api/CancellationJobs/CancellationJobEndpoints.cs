@@ -97,7 +97,7 @@ public static class CancellationJobEndpoints
     {
         var partnerId = http.User.PartnerId();
         var jobs = db.CancellationJobs.AsNoTracking().Where(j => j.PartnerId == partnerId);
-        if (query.After(cursors) is { } after)
+        if (query.After(cursors, partnerId) is { } after)
         {
             jobs = jobs.Where(j => j.Id.CompareTo(after) < 0);
         }
@@ -110,7 +110,7 @@ public static class CancellationJobEndpoints
             data.Add(await ResponseAsync(db, job, cancellation));
         }
 
-        return TypedResults.Ok(new CancellationJobPage(data, page.Count > size ? JobCursors.Encode(cursors, page[size - 1].Id) : null));
+        return TypedResults.Ok(new CancellationJobPage(data, page.Count > size ? JobCursors.Encode(cursors, partnerId, page[size - 1].Id) : null));
     }
 
     public static async Task<Results<Ok<CancellationJobResponse>, ProblemHttpResult>> Get(
@@ -137,8 +137,8 @@ public static class CancellationJobEndpoints
         }
 
         var size = query.PageSize;
-        var page = await db.CancellationJobResultsAsync(id, query.OutcomeFilter, query.After(cursors) ?? long.MinValue, size + 1, cancellation);
-        var next = page.Count > size ? JobCursors.Encode(cursors, page[size - 1].OrderId) : null;
+        var page = await db.CancellationJobResultsAsync(id, query.OutcomeFilter, query.After(cursors, partnerId, id) ?? long.MinValue, size + 1, cancellation);
+        var next = page.Count > size ? JobCursors.Encode(cursors, partnerId, id, page[size - 1].OrderId) : null;
         return TypedResults.Ok(new JobResultPage([.. page.Take(size)], next));
     }
 

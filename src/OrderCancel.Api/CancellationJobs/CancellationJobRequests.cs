@@ -135,7 +135,7 @@ public sealed class ListCancellationJobsQuery
 
     public int PageSize => int.TryParse(Limit, out var limit) ? limit : ListOrdersQuery.DefaultLimit;
 
-    public Guid? After(Cursors cursors) => JobCursors.TryDecodeJob(cursors, Cursor, out var id) ? id : null;
+    public Guid? After(Cursors cursors, Guid partnerId) => JobCursors.TryDecodeJob(cursors, partnerId.ToString(), Cursor, out var id) ? id : null;
 }
 
 public sealed class CancellationJobResultsQuery
@@ -159,7 +159,7 @@ public sealed class CancellationJobResultsQuery
 
     public JobOutcome? OutcomeFilter => Json.TryParse<JobOutcome>(Outcome, out var outcome) ? outcome : null;
 
-    public long? After(Cursors cursors) => JobCursors.TryDecodeOrder(cursors, Cursor, out var id) ? id : null;
+    public long? After(Cursors cursors, Guid partnerId, Guid jobId) => JobCursors.TryDecodeOrder(cursors, JobCursors.ResultsOwner(partnerId.ToString(), jobId.ToString()), Cursor, out var id) ? id : null;
 }
 
 public sealed class ListCancellationJobsQueryValidator : AbstractValidator<ListCancellationJobsQuery>
@@ -167,7 +167,9 @@ public sealed class ListCancellationJobsQueryValidator : AbstractValidator<ListC
     public ListCancellationJobsQueryValidator(Cursors cursors)
     {
         RuleFor(q => q.Limit).MustBeALimit();
-        RuleFor(q => q.Cursor).Must(cursor => cursor is null || JobCursors.TryDecodeJob(cursors, cursor, out _)).WithMessage(Cursors.NotOurs);
+        RuleFor(q => q.Cursor)
+            .Must((query, cursor, context) => cursor is null || JobCursors.TryDecodeJob(cursors, Cursors.CallerIn(context), cursor, out _))
+            .WithMessage(Cursors.NotOurs);
     }
 }
 
@@ -179,7 +181,9 @@ public sealed class CancellationJobResultsQueryValidator : AbstractValidator<Can
             .Must(outcome => outcome is null || Json.TryParse<JobOutcome>(outcome, out _))
             .WithMessage($"Must be one of: {string.Join(", ", Json.Names<JobOutcome>())}.");
         RuleFor(q => q.Limit).MustBeALimit();
-        RuleFor(q => q.Cursor).Must(cursor => cursor is null || JobCursors.TryDecodeOrder(cursors, cursor, out _)).WithMessage(Cursors.NotOurs);
+        RuleFor(q => q.Cursor)
+            .Must((query, cursor, context) => cursor is null || JobCursors.TryDecodeOrder(cursors, JobCursors.ResultsOwnerIn(context), cursor, out _))
+            .WithMessage(Cursors.NotOurs);
     }
 }
 
@@ -189,20 +193,31 @@ public static class JobCursors
     private const string Jobs = "cancellation-jobs";
     private const string Results = "cancellation-job-results";
 
-    public static string Encode(Cursors cursors, Guid jobId) => cursors.Seal(Jobs, jobId.ToString("N"));
+    public static string Encode(Cursors cursors, Guid partnerId, Guid jobId) => cursors.Seal(Jobs, partnerId.ToString(), jobId.ToString("N"));
 
-    public static string Encode(Cursors cursors, long orderId) => cursors.Seal(Results, orderId.ToString(CultureInfo.InvariantCulture));
+    public static string Encode(Cursors cursors, Guid partnerId, Guid jobId, long orderId) =>
+        cursors.Seal(Results, ResultsOwner(partnerId.ToString(), jobId.ToString()), orderId.ToString(CultureInfo.InvariantCulture));
 
-    public static bool TryDecodeJob(Cursors cursors, string? text, out Guid jobId)
+    /// <summary>A job's results cursor belongs to the partner and the job: it does not open on another job's results.</summary>
+    public static string ResultsOwner(string partnerId, string jobId) => $"{partnerId}/{jobId}";
+
+    /// <summary>The owner of a results cursor as a validator sees it: the caller and the job in the route.</summary>
+    public static string ResultsOwnerIn(IValidationContext context) =>
+        context.RootContextData.TryGetValue(Cursors.RequestKey, out var request) && request is HttpContext http
+            && Guid.TryParse(http.Request.RouteValues["id"]?.ToString(), out var jobId)
+            ? ResultsOwner(Cursors.CallerIn(context), jobId.ToString())
+            : "";
+
+    public static bool TryDecodeJob(Cursors cursors, string partnerId, string? text, out Guid jobId)
     {
         jobId = default;
-        return cursors.TryOpen(Jobs, text, out var position) && Guid.TryParseExact(position, "N", out jobId);
+        return cursors.TryOpen(Jobs, partnerId, text, out var position) && Guid.TryParseExact(position, "N", out jobId);
     }
 
-    public static bool TryDecodeOrder(Cursors cursors, string? text, out long orderId)
+    public static bool TryDecodeOrder(Cursors cursors, string owner, string? text, out long orderId)
     {
         orderId = default;
-        return cursors.TryOpen(Results, text, out var position)
+        return cursors.TryOpen(Results, owner, text, out var position)
             && long.TryParse(position, NumberStyles.None, CultureInfo.InvariantCulture, out orderId);
     }
 }

@@ -67,7 +67,8 @@ public static class EventFeedEndpoints
     {
         var now = clock.GetUtcNow();
         var keptFrom = now - options.Value.Retention;
-        var given = query.After(cursors);
+        var partnerId = http.User.PartnerId();
+        var given = query.After(cursors, partnerId);
         var after = given ?? FeedPosition.Start(now);
         if (given is { } cursor && cursor.OccurredAt < keptFrom)
         {
@@ -79,9 +80,9 @@ public static class EventFeedEndpoints
 
         var from = query.OccurredFromFilter is { } occurredFrom && occurredFrom > keptFrom ? occurredFrom : keptFrom;
         var page = await db.EventFeedPageAsync(
-            new FeedQuery(http.User.PartnerId(), after, from, query.OccurredToFilter, query.TypeFilter, query.OrderIdFilter, query.PageSize),
+            new FeedQuery(partnerId, after, from, query.OccurredToFilter, query.TypeFilter, query.OrderIdFilter, query.PageSize),
             cancellation);
-        var end = page.Count > 0 ? FeedCursor.Encode(cursors, page[^1].Position) : query.Cursor ?? FeedCursor.Encode(cursors, after);
+        var end = page.Count > 0 ? FeedCursor.Encode(cursors, partnerId, page[^1].Position) : query.Cursor ?? FeedCursor.Encode(cursors, partnerId, after);
         return TypedResults.Ok(new EventFeedPage(
             [.. page.Select(FeedEventResponse.From)],
             page.Count == query.PageSize ? end : null,

@@ -52,7 +52,7 @@ public sealed class EventFeedQuery
 
     public DateTimeOffset? OccurredToFilter => Instants.Parse(OccurredTo);
 
-    public FeedPosition? After(Cursors cursors) => FeedCursor.TryDecode(cursors, Cursor, out var position) ? position : null;
+    public FeedPosition? After(Cursors cursors, Guid partnerId) => FeedCursor.TryDecode(cursors, partnerId.ToString(), Cursor, out var position) ? position : null;
 }
 
 public sealed class EventFeedQueryValidator : AbstractValidator<EventFeedQuery>
@@ -60,7 +60,7 @@ public sealed class EventFeedQueryValidator : AbstractValidator<EventFeedQuery>
     public EventFeedQueryValidator(Cursors cursors)
     {
         RuleFor(q => q.Cursor)
-            .Must(cursor => cursor is null || FeedCursor.TryDecode(cursors, cursor, out _))
+            .Must((query, cursor, context) => cursor is null || FeedCursor.TryDecode(cursors, Cursors.CallerIn(context), cursor, out _))
             .WithMessage(Cursors.NotOurs);
         RuleFor(q => q.Types)
             .Must(types => types is null || types.Split(',', StringSplitOptions.TrimEntries).All(EventTypes.All.Contains))
@@ -85,14 +85,14 @@ public static class FeedCursor
 {
     private const string List = "events";
 
-    public static string Encode(Cursors cursors, FeedPosition position) => cursors.Seal(List, string.Create(
+    public static string Encode(Cursors cursors, Guid partnerId, FeedPosition position) => cursors.Seal(List, partnerId.ToString(), string.Create(
         CultureInfo.InvariantCulture,
         $"{position.TransactionId}.{position.Sequence}.{position.OccurredAt.ToUnixTimeMilliseconds()}"));
 
-    public static bool TryDecode(Cursors cursors, string? text, out FeedPosition position)
+    public static bool TryDecode(Cursors cursors, string partnerId, string? text, out FeedPosition position)
     {
         position = FeedPosition.Start(DateTimeOffset.UnixEpoch);
-        if (!cursors.TryOpen(List, text, out var sealedPosition)
+        if (!cursors.TryOpen(List, partnerId, text, out var sealedPosition)
             || sealedPosition.Split('.') is not [var transaction, var sequence, var millis]
             || !ulong.TryParse(transaction, NumberStyles.None, CultureInfo.InvariantCulture, out var transactionId)
             || !long.TryParse(sequence, NumberStyles.None, CultureInfo.InvariantCulture, out var sequenceNumber)

@@ -1,16 +1,20 @@
 using System.Buffers.Text;
 using System.Collections.Concurrent;
+using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
+using FluentValidation;
 using Microsoft.AspNetCore.DataProtection;
+using OrderCancel.Api.Partners;
 
 namespace OrderCancel.Api.Http;
 
 /// <summary>
 /// Seals the position a list's cursor holds, so a cursor cannot be made or changed outside the service: Data
 /// Protection encrypts and authenticates it (AES-256-CBC with HMAC-SHA256) under keys kept in the database, shared by
-/// every instance and rotated every 90 days with the old ones kept for reading. Each list has its own purpose, so one
-/// list's cursor is not another's. A cursor that does not open is "not a cursor this API returned" (422).
+/// every instance and rotated every 90 days with the old ones kept for reading. Each list has its own purpose and each
+/// cursor its owner's (the partner's; a job's results, the job's too), so one list's or one partner's cursor does not
+/// open on another. A cursor that does not open is "not a cursor this API returned" (422).
 /// </summary>
 public sealed class Cursors(IDataProtectionProvider dataProtection)
 {
@@ -21,10 +25,19 @@ public sealed class Cursors(IDataProtectionProvider dataProtection)
 
     private readonly ConcurrentDictionary<string, IDataProtector> _protectors = new();
 
-    public string Seal(string list, string position) =>
-        Base64Url.EncodeToString(Protector(list).Protect(Encoding.ASCII.GetBytes(position)));
+    /// <summary>Where a validator finds the request, to know whose cursor it is checking (<see cref="ValidationFilter"/> puts it there).</summary>
+    public const string RequestKey = "http";
 
-    public bool TryOpen(string list, string? cursor, out string position)
+    public string Seal(string list, string owner, string position) =>
+        Base64Url.EncodeToString(Protector(list).CreateProtector(owner).Protect(Encoding.ASCII.GetBytes(position)));
+
+    /// <summary>The calling partner's id, the owner of its cursors, as a validator sees it.</summary>
+    public static string CallerIn(IValidationContext context) =>
+        context.RootContextData.TryGetValue(RequestKey, out var request) && request is HttpContext http
+            ? http.User.FindFirstValue(Callers.PartnerIdClaim) ?? ""
+            : "";
+
+    public bool TryOpen(string list, string owner, string? cursor, out string position)
     {
         position = "";
         if (string.IsNullOrEmpty(cursor) || cursor.Length > MaxLength || !Base64Url.IsValid(cursor))
@@ -41,12 +54,12 @@ public sealed class Cursors(IDataProtectionProvider dataProtection)
 
         try
         {
-            position = Encoding.ASCII.GetString(Protector(list).Unprotect(sealedBytes));
+            position = Encoding.ASCII.GetString(Protector(list).CreateProtector(owner).Unprotect(sealedBytes));
             return true;
         }
         catch (CryptographicException)
         {
-            // Changed, cut, sealed for another list, or under a key that no longer exists.
+            // Changed, cut, sealed for another list or owner, or under a key that no longer exists.
             return false;
         }
     }

@@ -55,7 +55,9 @@ public static class ValidationFilter
                 }
 
                 var validator = (IValidator)invocation.HttpContext.RequestServices.GetRequiredService(validatorType);
-                var result = await validator.ValidateAsync(new ValidationContext<object>(value), invocation.HttpContext.RequestAborted);
+                var context = new ValidationContext<object>(value);
+                context.RootContextData[Cursors.RequestKey] = invocation.HttpContext;
+                var result = await validator.ValidateAsync(context, invocation.HttpContext.RequestAborted);
                 if (!result.IsValid)
                 {
                     var errors = result.Errors

@@ -8,13 +8,13 @@ public readonly record struct OrderCursor(DateTimeOffset CreatedAt, long Id)
 {
     private const string List = "orders";
 
-    public string Encode(Cursors cursors) =>
-        cursors.Seal(List, string.Create(CultureInfo.InvariantCulture, $"{CreatedAt.UtcTicks}.{Id}"));
+    public string Encode(Cursors cursors, Guid partnerId) =>
+        cursors.Seal(List, partnerId.ToString(), string.Create(CultureInfo.InvariantCulture, $"{CreatedAt.UtcTicks}.{Id}"));
 
-    public static bool TryDecode(Cursors cursors, string? text, out OrderCursor cursor)
+    public static bool TryDecode(Cursors cursors, string partnerId, string? text, out OrderCursor cursor)
     {
         cursor = default;
-        if (!cursors.TryOpen(List, text, out var position))
+        if (!cursors.TryOpen(List, partnerId, text, out var position))
         {
             return false;
         }

@@ -108,7 +108,8 @@ public static class OrderEndpoints
     public static async Task<Ok<OrderPage>> List(
         [AsParameters] ListOrdersQuery query, HttpContext http, OrdersDbContext db, Cursors cursors, CancellationToken cancellation)
     {
-        var orders = db.Orders.AsNoTracking().Where(o => o.PartnerId == http.User.PartnerId());
+        var partnerId = http.User.PartnerId();
+        var orders = db.Orders.AsNoTracking().Where(o => o.PartnerId == partnerId);
         if (query.StatusFilter is { } status)
         {
             orders = orders.Where(o => o.Status == status);
@@ -139,7 +140,7 @@ public static class OrderEndpoints
             orders = orders.Where(o => o.CreatedAt < to);
         }
 
-        if (query.Cursor is { } text && OrderCursor.TryDecode(cursors, text, out var after))
+        if (query.Cursor is { } text && OrderCursor.TryDecode(cursors, partnerId.ToString(), text, out var after))
         {
             orders = orders.Where(o => o.CreatedAt < after.CreatedAt || (o.CreatedAt == after.CreatedAt && o.Id < after.Id));
         }
@@ -149,7 +150,7 @@ public static class OrderEndpoints
             .OrderByDescending(o => o.CreatedAt).ThenByDescending(o => o.Id)
             .Take(size + 1)
             .ToListAsync(cancellation);
-        var next = page.Count > size ? new OrderCursor(page[size - 1].CreatedAt, page[size - 1].Id).Encode(cursors) : null;
+        var next = page.Count > size ? new OrderCursor(page[size - 1].CreatedAt, page[size - 1].Id).Encode(cursors, partnerId) : null;
         return TypedResults.Ok(new OrderPage([.. page.Take(size).Select(OrderResponse.From)], next));
     }
 

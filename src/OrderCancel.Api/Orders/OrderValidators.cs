@@ -94,7 +94,7 @@ public sealed class ListOrdersQueryValidator : AbstractValidator<ListOrdersQuery
             .WithMessage($"Must be one of: {string.Join(", ", Json.Names<OrderKind>())}.");
         RuleFor(q => q.Limit).MustBeALimit();
         RuleFor(q => q.Cursor)
-            .Must(cursor => cursor is null || OrderCursor.TryDecode(cursors, cursor, out _))
+            .Must((query, cursor, context) => cursor is null || OrderCursor.TryDecode(cursors, Cursors.CallerIn(context), cursor, out _))
             .WithMessage(Cursors.NotOurs);
         RuleFor(q => q.CreatedFrom)
             .Must(text => text is null || Instants.Parse(text) is not null)

@@ -64,7 +64,7 @@ public sealed class CancellationJobStopTests(CancellationJobStopTests.Api api) :
         Assert.All(all.Skip(400), r => Assert.True(r.EventId is null && r.AmountReleased is null && r.Code is null));
 
         // A page from inside a chunk runs on into the next one.
-        var fromInside = await (await partner.Client.GetAsync($"/v1/cancellation-jobs/{job}/results?limit=100&cursor={JobCursors.Encode(api.Services.GetRequiredService<Cursors>(), ids[449])}"))
+        var fromInside = await (await partner.Client.GetAsync($"/v1/cancellation-jobs/{job}/results?limit=100&cursor={JobCursors.Encode(api.Services.GetRequiredService<Cursors>(), partner.Id, job, ids[449])}"))
             .ShouldBeAsync(HttpStatusCode.OK);
         Assert.Equal(ids[450..550], fromInside.GetProperty("data").EnumerateArray().Select(row => row.GetProperty("order_id").GetInt64()));
         foreach (var id in new[] { ids[400], ids[^1] })

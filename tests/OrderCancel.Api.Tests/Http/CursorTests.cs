@@ -84,6 +84,37 @@ public sealed class CursorTests(ApiFactory api)
     }
 
     [Fact]
+    public async Task Another_partners_cursor_is_422_on_every_list_and_tells_nothing_of_its_events()
+    {
+        var owner = await api.NewPartnerAsync();
+        var other = await api.NewPartnerAsync();
+        var cursors = await NextCursorsAsync(owner);
+        await NextCursorsAsync(other);
+
+        foreach (var (path, cursor) in cursors)
+        {
+            // On the results route too, though the job is not the other partner's: validation answers before existence (SPEC §6).
+            var response = await other.Client.GetAsync($"{path}?cursor={cursor}");
+            await response.ShouldBeValidationProblemAsync("cursor");
+        }
+    }
+
+    [Fact]
+    public async Task One_jobs_results_cursor_is_422_on_another_jobs_results()
+    {
+        var partner = await api.NewPartnerAsync();
+        var (_, cursor) = (await NextCursorsAsync(partner))[3];
+        var first = await partner.Client.CreateOrderAsync();
+        var second = await partner.Client.CreateOrderAsync();
+        var job = await partner.Client.CreateJobAsync($$"""{"order_ids":[{{first.Id()}},{{second.Id()}}],"reason":"customer_request","dry_run":true}""");
+        await partner.Client.WaitForJobAsync(job);
+
+        var response = await partner.Client.GetAsync($"/v1/cancellation-jobs/{job}/results?cursor={cursor}");
+
+        await response.ShouldBeValidationProblemAsync("cursor");
+    }
+
+    [Fact]
     public async Task A_feed_cursor_made_by_hand_to_reach_past_the_retention_is_422()
     {
         var partner = await api.NewPartnerAsync();
