@@ -203,8 +203,7 @@ public static class JobCursors
 
     /// <summary>The owner of a results cursor as a validator sees it: the caller and the job in the route.</summary>
     public static string ResultsOwnerIn(IValidationContext context) =>
-        context.RootContextData.TryGetValue(Cursors.RequestKey, out var request) && request is HttpContext http
-            && Guid.TryParse(http.Request.RouteValues["id"]?.ToString(), out var jobId)
+        Guid.TryParse(Cursors.RequestIn(context)?.Request.RouteValues["id"]?.ToString(), out var jobId)
             ? ResultsOwner(Cursors.CallerIn(context), jobId.ToString())
             : "";
 

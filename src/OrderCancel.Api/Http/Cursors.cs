@@ -31,11 +31,13 @@ public sealed class Cursors(IDataProtectionProvider dataProtection)
     public string Seal(string list, string owner, string position) =>
         Base64Url.EncodeToString(Protector(list).CreateProtector(owner).Protect(Encoding.ASCII.GetBytes(position)));
 
+    /// <summary>The request a validator checks, when it came through <see cref="ValidationFilter"/>.</summary>
+    public static HttpContext? RequestIn(IValidationContext context) =>
+        context.RootContextData.TryGetValue(RequestKey, out var request) ? request as HttpContext : null;
+
     /// <summary>The calling partner's id, the owner of its cursors, as a validator sees it.</summary>
     public static string CallerIn(IValidationContext context) =>
-        context.RootContextData.TryGetValue(RequestKey, out var request) && request is HttpContext http
-            ? http.User.FindFirstValue(Callers.PartnerIdClaim) ?? ""
-            : "";
+        RequestIn(context)?.User.FindFirstValue(Callers.PartnerIdClaim) ?? "";
 
     public bool TryOpen(string list, string owner, string? cursor, out string position)
     {

@@ -28,7 +28,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
         _app.MapPost("/hook", async context =>
         {
             var answering = Interlocked.Increment(ref _answering);
-            InterlockedMax(ref _mostAnsweringAtOnce, answering);
+            Peak.Raise(ref _mostAnsweringAtOnce, answering);
             try
             {
                 await AnswerAsync(context, answer);
@@ -72,21 +72,6 @@ public sealed class WebhookReceiver : IAsyncDisposable
         }
 
         context.Response.StatusCode = (int)reply.Status;
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        var current = Volatile.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 
     public IReadOnlyList<ReceivedWebhook> Received => [.. _received];

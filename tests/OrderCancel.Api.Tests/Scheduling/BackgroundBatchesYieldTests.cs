@@ -43,11 +43,11 @@ public sealed class BackgroundBatchesYieldTests(DatabaseOnly database) : IClassF
                 var side = Interlocked.Increment(ref running);
                 if (Volatile.Read(ref stopped))
                 {
-                    InterlockedMax(ref mostAfter, side);
+                    Peak.Raise(ref mostAfter, side);
                 }
                 else
                 {
-                    InterlockedMax(ref mostWithTraffic, side);
+                    Peak.Raise(ref mostWithTraffic, side);
                 }
 
                 await db.Database.ExecuteSqlRawAsync("SELECT pg_sleep(0.02)", token);
@@ -68,20 +68,5 @@ public sealed class BackgroundBatchesYieldTests(DatabaseOnly database) : IClassF
 
         Assert.Equal(1, mostWithTraffic);
         Assert.Equal(BackgroundBatches.Workers, mostAfter);
-    }
-
-    private static void InterlockedMax(ref int most, int seen)
-    {
-        var was = Volatile.Read(ref most);
-        while (seen > was)
-        {
-            var actual = Interlocked.CompareExchange(ref most, seen, was);
-            if (actual == was)
-            {
-                return;
-            }
-
-            was = actual;
-        }
     }
 }
