@@ -83,29 +83,71 @@ public static class Database
             CoreEventId.SaveChangesFailed));
 
     /// <summary>
-    /// Applies pending migrations. A database whose history names a migration this build does not have (one made before
-    /// the history was squashed into one baseline, or by a newer build) is not touched: one line says what to do, and
-    /// the answer is false.
+    /// The key of the transaction-scoped advisory lock start-up migrations hold, so that instances starting at once
+    /// migrate one after another (EF Core's own migration lock did not stop three from racing). Transaction-scoped, so it
+    /// holds through PgBouncer in transaction mode and cannot outlive a crashed instance.
     /// </summary>
-    public static async Task<bool> MigrateAsync(IServiceProvider services, CancellationToken cancellation)
-    {
-        await using var scope = services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
-        var known = db.Database.GetMigrations().ToHashSet(StringComparer.Ordinal);
-        var foreign = (await db.Database.GetAppliedMigrationsAsync(cancellation)).FirstOrDefault(id => !known.Contains(id));
-        if (foreign is not null)
-        {
-            services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Database)).LogCritical(
-                "This database was made by another build of OrderCancel (its migration {Migration} is not one of this build's): "
-                + "builds before 2026-12-07 had 18 migrations, now one baseline. Drop the database and start again "
-                + "(the local one of ./scripts/run.sh: ./scripts/run.sh reset), or run the build that made it.",
-                foreign);
-            return false;
-        }
+    private const long MigrationLockKey = 0x4F72_6465_724D_6967; // "OrderMig"
 
-        await db.Database.MigrateAsync(cancellation);
-        return true;
+    /// <summary>How long start-up waits between tries while the database cannot take writes.</summary>
+    public static readonly TimeSpan StartupRetryInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Whether the database this context connects to takes writes: false on a standby, or on a primary a failover is
+    /// promoting or demoting (<c>transaction_read_only</c> is on there; a write would fail with <c>25006</c>).
+    /// </summary>
+    public static async Task<bool> TakesWritesAsync(OrdersDbContext db, CancellationToken cancellation)
+    {
+        await db.Database.OpenConnectionAsync(cancellation);
+        try
+        {
+            await using var command = db.Database.GetDbConnection().CreateCommand();
+            command.CommandText = "SELECT NOT current_setting('transaction_read_only')::boolean";
+            return await command.ExecuteScalarAsync(cancellation) is true;
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
+
+    /// <summary>
+    /// Applies pending migrations, under <see cref="MigrationLockKey"/>: the instance that takes it first migrates, the
+    /// others wait for it and find nothing left to do. A database whose history names a migration this build does not
+    /// have (one made before the history was squashed into one baseline, or by a newer build) is not touched: one line
+    /// says what to do, and the answer is false. While the database cannot take writes (not reachable, no primary, a
+    /// standby) it waits: <see cref="UntilWritableAsync"/>.
+    /// </summary>
+    public static Task<bool> MigrateAsync(IServiceProvider services, CancellationToken cancellation) =>
+        UntilWritableAsync(services, async () =>
+        {
+            await using var scope = services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+            await using var held = new Npgsql.NpgsqlConnection(ConnectionString(services.GetRequiredService<IConfiguration>()));
+            await held.OpenAsync(cancellation);
+            await using var transaction = await held.BeginTransactionAsync(cancellation);
+            await using (var take = new Npgsql.NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", held, transaction))
+            {
+                take.Parameters.Add(new Npgsql.NpgsqlParameter { Value = MigrationLockKey });
+                await take.ExecuteNonQueryAsync(cancellation);
+            }
+
+            var known = db.Database.GetMigrations().ToHashSet(StringComparer.Ordinal);
+            var foreign = (await db.Database.GetAppliedMigrationsAsync(cancellation)).FirstOrDefault(id => !known.Contains(id));
+            if (foreign is not null)
+            {
+                services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Database)).LogCritical(
+                    "This database was made by another build of OrderCancel (its migration {Migration} is not one of this build's): "
+                    + "builds before 2026-12-07 had 18 migrations, now one baseline. Drop the database and start again "
+                    + "(the local one of ./scripts/run.sh: ./scripts/run.sh reset), or run the build that made it.",
+                    foreign);
+                return false;
+            }
+
+            await db.Database.MigrateAsync(cancellation);
+            await transaction.CommitAsync(cancellation);
+            return true;
+        }, cancellation);
 
     /// <summary>Start-up work: migrations when configured, and the Development demo partner. False when the service must not start.</summary>
     public static async Task<bool> PrepareAsync(WebApplication app)
@@ -120,12 +162,55 @@ public static class Database
         var demoKey = app.Configuration["Demo:ApiKey"];
         if (app.Environment.IsDevelopment() && !string.IsNullOrWhiteSpace(demoKey))
         {
-            await using var scope = app.Services.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
-            await DemoPartner.SeedAsync(db, demoKey, TimeProvider.System.GetUtcNow(), cancellation);
+            await UntilWritableAsync(app.Services, async () =>
+            {
+                await using var scope = app.Services.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
+                await DemoPartner.SeedAsync(db, demoKey, TimeProvider.System.GetUtcNow(), cancellation);
+                return true;
+            }, cancellation);
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Runs start-up <paramref name="work"/> until the database lets it through: while it cannot be reached, has no
+    /// primary, or answers from a standby (<c>25006</c>, as during a failover), start-up waits
+    /// (<see cref="StartupRetryInterval"/> between tries) instead of crashing, with one warning when it starts waiting and
+    /// one when it goes on. Any other failure (a refused login, a bug) ends start-up as before.
+    /// </summary>
+    private static async Task<bool> UntilWritableAsync(IServiceProvider services, Func<Task<bool>> work, CancellationToken cancellation)
+    {
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Database));
+        var waitingSince = (long?)null;
+        while (true)
+        {
+            try
+            {
+                var done = await work();
+                if (waitingSince is { } since)
+                {
+                    logger.LogWarning("The database takes writes after {Seconds:0.0} s; start-up goes on", System.Diagnostics.Stopwatch.GetElapsedTime(since).TotalSeconds);
+                }
+
+                return done;
+            }
+            catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception) && !cancellation.IsCancellationRequested)
+            {
+                if (waitingSince is null)
+                {
+                    waitingSince = System.Diagnostics.Stopwatch.GetTimestamp();
+                    logger.LogWarning(
+                        "Start-up waits for a database that takes writes ({Reason}); trying again every {Seconds} s",
+                        exception.GetBaseException().Message,
+                        StartupRetryInterval.TotalSeconds);
+                }
+
+                DatabaseOutage.ForgetReadOnlyConnections();
+                await Task.Delay(StartupRetryInterval, cancellation);
+            }
+        }
     }
 }
 
@@ -151,7 +236,8 @@ public sealed class BackgroundDatabase(IConfiguration configuration, ILoggerFact
 }
 
 /// <summary>
-/// <c>/health/ready</c>: the database answers. A lost database is reported to <see cref="DatabaseOutage"/>, so that a
+/// <c>/health/ready</c>: the database answers and takes writes (not a standby, nor a primary a failover is promoting or
+/// demoting: an instance that cannot write is taken out of a load balancer's rotation). A lost database is reported to <see cref="DatabaseOutage"/>, so that a
 /// probe takes part in the outage's logging as a request does (one warning when it starts, one when it ends); while the
 /// outage lasts the check answers from it without connecting, and the outage's own probe notices the end.
 /// </summary>
@@ -187,9 +273,14 @@ public sealed class DatabaseHealthCheck(OrdersDbContext db, DatabaseOutage outag
 
         try
         {
-            await db.Database.OpenConnectionAsync(cancellationToken);
-            await db.Database.CloseConnectionAsync();
-            return HealthCheckResult.Healthy();
+            if (await Database.TakesWritesAsync(db, cancellationToken))
+            {
+                return HealthCheckResult.Healthy();
+            }
+
+            DatabaseOutage.ForgetReadOnlyConnections();
+            outage.Report("it answers read-only: a standby, or a primary a failover is promoting or demoting");
+            return Lost();
         }
         catch (Exception exception) when (DatabaseOutage.IsUnavailable(exception))
         {

@@ -7,7 +7,9 @@ namespace OrderCancel.Api.Persistence;
 /// <summary>
 /// Whether the database has been lost, so that an outage is logged once when it starts and once when it ends,
 /// not with a stack trace for every request and every background tick that meets it. While it lasts, a probe
-/// asks the database every second and closes the outage when it answers.
+/// asks the database every second and closes the outage when it takes writes again. A database that answers but
+/// refuses writes (a standby, or a primary being promoted or demoted by a failover: <c>25006</c>) is an outage too:
+/// the service cannot do its work there.
 /// </summary>
 public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<DatabaseOutage> logger)
 {
@@ -31,7 +33,11 @@ public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<Database
         }
     }
 
-    /// <summary>True when <paramref name="exception"/> says the database cannot be reached (or is refusing work for now).</summary>
+    /// <summary>
+    /// True when <paramref name="exception"/> says the database cannot be reached or is refusing work for now: what
+    /// Npgsql calls transient, and <c>25006 read_only_sql_transaction</c> (a standby, or a primary that a failover is
+    /// promoting or demoting, answered).
+    /// </summary>
     public static bool IsUnavailable(Exception exception)
     {
         for (var current = exception; current is not null; current = current.InnerException)
@@ -39,7 +45,7 @@ public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<Database
             switch (current)
             {
                 case PostgresException postgres:
-                    return postgres.IsTransient;
+                    return postgres.IsTransient || postgres.SqlState == PostgresErrorCodes.ReadOnlySqlTransaction;
                 case NpgsqlException or SocketException or TimeoutException:
                     return true;
                 default:
@@ -53,6 +59,37 @@ public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<Database
     /// <summary>Records that a request or worker met the lost database; the first report of an outage logs it.</summary>
     public void Report(Exception exception)
     {
+        if (IsReadOnly(exception))
+        {
+            ForgetReadOnlyConnections();
+        }
+
+        Report(Reason(exception));
+    }
+
+    /// <summary>
+    /// Closes the pooled connections (idle ones now, busy ones when they are given back): after a failover, one that
+    /// answered read-only may stay on a node that is no longer the primary, and Npgsql picks the host again only for a
+    /// new connection (multi-host <c>Target Session Attributes</c>).
+    /// </summary>
+    public static void ForgetReadOnlyConnections() => NpgsqlConnection.ClearAllPools();
+
+    private static bool IsReadOnly(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Records that the database was found lost for <paramref name="reason"/>; the first report of an outage logs it.</summary>
+    public void Report(string reason)
+    {
         lock (_gate)
         {
             if (_down)
@@ -64,7 +101,7 @@ public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<Database
             _startedAt = Stopwatch.GetTimestamp();
         }
 
-        logger.LogWarning("The database cannot be reached ({Reason}); answering 503 until it is back", Reason(exception));
+        logger.LogWarning("The database cannot be reached ({Reason}); answering 503 until it is back", reason);
         _ = ProbeUntilBackAsync();
     }
 
@@ -79,10 +116,12 @@ public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<Database
                 using var untraced = Telemetry.Telemetry.Untraced();
                 await using var scope = scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
-                if (await db.Database.CanConnectAsync())
+                if (await Database.TakesWritesAsync(db, CancellationToken.None))
                 {
                     break;
                 }
+
+                ForgetReadOnlyConnections();
             }
             catch (Exception exception) when (IsUnavailable(exception))
             {

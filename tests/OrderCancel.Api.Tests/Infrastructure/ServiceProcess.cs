@@ -25,11 +25,19 @@ public sealed class ServiceProcess : IDisposable
 
     public static async Task<ServiceProcess> StartAsync(string connectionString, IDictionary<string, string> settings)
     {
-        var baseUrl = $"http://127.0.0.1:{FreePort()}";
-        var service = new ServiceProcess(Process.Start(StartInfo(connectionString, settings, "--urls", baseUrl))!, baseUrl);
+        var service = Launch(connectionString, settings);
         await service.WaitUntilReadyAsync();
         return service;
     }
+
+    /// <summary>Starts the service without waiting for it to be ready (<see cref="WaitUntilReadyAsync"/>).</summary>
+    public static ServiceProcess Launch(string connectionString, IDictionary<string, string> settings)
+    {
+        var baseUrl = $"http://127.0.0.1:{FreePort()}";
+        return new ServiceProcess(Process.Start(StartInfo(connectionString, settings, "--urls", baseUrl))!, baseUrl);
+    }
+
+    public bool HasExited => _process.HasExited;
 
     /// <summary>Runs the service with <paramref name="arguments"/> until it exits by itself (at most a minute): its exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunToExitAsync(string connectionString, IDictionary<string, string> settings, params string[] arguments)
@@ -90,7 +98,8 @@ public sealed class ServiceProcess : IDisposable
         _process.Dispose();
     }
 
-    private async Task WaitUntilReadyAsync()
+    /// <summary>Waits until <c>/health/ready</c> answers 200 (at most a minute); fails if the process exits first.</summary>
+    public async Task WaitUntilReadyAsync()
     {
         using var http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(60);
