@@ -88,6 +88,8 @@ public static class OrderCancelApp
         services.AddHostedService(provider => provider.GetRequiredService<CancellationJobWorker>());
 
         services.AddOrderCancelTelemetry(configuration);
+        services.AddSingleton<ShutdownDrain>();
+        services.AddHostedService(provider => provider.GetRequiredService<ShutdownDrain>());
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [DatabaseHealthCheck.Tag]);
         services.AddOrderCancelOpenApi();
         return builder;

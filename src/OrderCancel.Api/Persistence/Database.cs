@@ -237,11 +237,12 @@ public sealed class BackgroundDatabase(IConfiguration configuration, ILoggerFact
 
 /// <summary>
 /// <c>/health/ready</c>: the database answers and takes writes (not a standby, nor a primary a failover is promoting or
-/// demoting: an instance that cannot write is taken out of a load balancer's rotation). A lost database is reported to <see cref="DatabaseOutage"/>, so that a
+/// demoting: an instance that cannot write is taken out of a load balancer's rotation), and the instance is not stopping
+/// (<see cref="Http.ShutdownDrain"/>). A lost database is reported to <see cref="DatabaseOutage"/>, so that a
 /// probe takes part in the outage's logging as a request does (one warning when it starts, one when it ends); while the
 /// outage lasts the check answers from it without connecting, and the outage's own probe notices the end.
 /// </summary>
-public sealed class DatabaseHealthCheck(OrdersDbContext db, DatabaseOutage outage, ILogger<DatabaseHealthCheck> logger) : IHealthCheck
+public sealed class DatabaseHealthCheck(OrdersDbContext db, DatabaseOutage outage, Http.ShutdownDrain shutdown, ILogger<DatabaseHealthCheck> logger) : IHealthCheck
 {
     public const string Tag = "ready";
 
@@ -266,6 +267,11 @@ public sealed class DatabaseHealthCheck(OrdersDbContext db, DatabaseOutage outag
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (shutdown.IsDraining)
+        {
+            return HealthCheckResult.Unhealthy("The instance is stopping.");
+        }
+
         if (outage.IsDown)
         {
             return Lost();

@@ -100,6 +100,7 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
                 ["Webhooks:PollInterval"] = "00:00:00.100",
                 ["Webhooks:FirstRetryDelay"] = "00:00:00.200",
                 ["Webhooks:Lease"] = "00:00:05",
+                ["Shutdown:DrainDelay"] = "00:00:00",
 
                 // Every test makes partners of its own, and in memory all come from one (unknown) address: their keys'
                 // first lookups would share one bucket of 10 a second. KeyLookupLimitTests runs the real one.

@@ -66,6 +66,7 @@ public sealed class ServiceProcess : IDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         start.Environment["ConnectionStrings__Orders"] = connectionString;
         start.Environment["Serilog__MinimumLevel__Default"] = "Warning";
+        start.Environment["Shutdown__DrainDelay"] = "00:00:00";
         foreach (var (key, value) in settings)
         {
             start.Environment[key] = value;
@@ -79,6 +80,21 @@ public sealed class ServiceProcess : IDisposable
         var client = new HttpClient { BaseAddress = new Uri(BaseUrl) };
         client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         return client;
+    }
+
+    /// <summary>SIGTERM, as an orchestrator stops an instance: the service shuts down in its own time (<see cref="WaitForExitAsync"/>).</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    /// <summary>Waits for the process to exit by itself (at most <paramref name="seconds"/>): its exit code.</summary>
+    public async Task<int> WaitForExitAsync(int seconds)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        await _process.WaitForExitAsync(timeout.Token);
+        return _process.ExitCode;
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as when a machine dies.</summary>
