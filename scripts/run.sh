@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
+source scripts/lib/service.sh
 
 command=${1:-run}
 case "$command" in
@@ -24,8 +25,6 @@ esac
 
 port=${ORDERCANCEL_PORT:-5080}
 db_port=${ORDERCANCEL_DB_PORT:-55432}
-demo_key=${Demo__ApiKey:-oc_demo_key_for_local_use_only}
-admin_key=${Admin__ApiKey:-oc_admin_dev_only_change_me}
 if [ "$(id -u)" = "0" ]; then default_data=/var/lib/postgresql/ordercancel-dev; else default_data=$PWD/.data/postgres; fi
 data=${ORDERCANCEL_PGDATA:-$default_data}
 
@@ -133,14 +132,7 @@ esac
 [ "$busy" = 0 ] || exit 1
 
 if [ "$command" = "run" ]; then
-  echo "Building..."
-  build_log=$(mktemp)
-  if ! dotnet build src/OrderCancel.Api -c Release -nologo -v quiet -clp:ErrorsOnly >"$build_log" 2>&1; then
-    cat "$build_log" >&2
-    rm -f "$build_log"
-    exit 1
-  fi
-  rm -f "$build_log"
+  build_service || exit 1
 fi
 
 stop_hint="PostgreSQL is yours (ConnectionStrings__Orders)."
