@@ -30,10 +30,10 @@ public sealed class ServiceProcess : IDisposable
         return service;
     }
 
-    /// <summary>Starts the service without waiting for it to be ready (<see cref="WaitUntilReadyAsync"/>).</summary>
-    public static ServiceProcess Launch(string connectionString, IDictionary<string, string> settings)
+    /// <summary>Starts the service without waiting for it to be ready (<see cref="WaitUntilReadyAsync"/>), on <paramref name="port"/> or a free one.</summary>
+    public static ServiceProcess Launch(string connectionString, IDictionary<string, string> settings, int? port = null)
     {
-        var baseUrl = $"http://127.0.0.1:{FreePort()}";
+        var baseUrl = $"http://127.0.0.1:{port ?? FreePort()}";
         return new ServiceProcess(Process.Start(StartInfo(connectionString, settings, "--urls", baseUrl))!, baseUrl);
     }
 
@@ -161,7 +161,7 @@ public sealed class ServiceProcess : IDisposable
         }
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
