@@ -140,6 +140,9 @@ public static class OrderCancelApp
         http.Response.StatusCode switch
         {
             _ when exception is not null => Serilog.Events.LogEventLevel.Error,
+            // A load balancer probes every instance every second or so: its answers would be most of the log, and an
+            // outage is logged once by itself (DatabaseOutage). Debug shows them.
+            _ when http.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal) => Serilog.Events.LogEventLevel.Debug,
             ExceptionHandler.ClientClosedRequest => Serilog.Events.LogEventLevel.Information,
             >= 500 => Serilog.Events.LogEventLevel.Error,
             StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden or StatusCodes.Status429TooManyRequests => Serilog.Events.LogEventLevel.Warning,

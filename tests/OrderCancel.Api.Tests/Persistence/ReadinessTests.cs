@@ -49,5 +49,25 @@ public sealed class ReadinessTests(RequestLogTests.ProxiedApi api) : IClassFixtu
         Assert.NotNull(request.Headers.RetryAfter);
     }
 
+    [Fact]
+    public async Task Health_probes_answered_or_refused_write_no_request_line_above_debug()
+    {
+        var probe = api.ClientWithKey(null);
+        var before = api.Sink.Events.Count;
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await probe.GetAsync("/health/ready")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await probe.GetAsync("/health/live")).StatusCode);
+        }
+
+        // A request beside them still writes its line, so the sink did hear the requests of this test.
+        var partner = await api.NewPartnerAsync();
+        await partner.Client.GetAsync("/v1/orders");
+        await api.Sink.WaitForAsync(e => IsRequestLine(e) && e.RenderMessage(CultureInfo.InvariantCulture).Contains("/v1/orders", StringComparison.Ordinal));
+
+        var lines = api.Sink.Events.Skip(before).Where(e => IsRequestLine(e) && e.Level >= LogEventLevel.Information).Select(e => e.RenderMessage(CultureInfo.InvariantCulture)).ToList();
+        Assert.DoesNotContain(lines, line => line.Contains("/health", StringComparison.Ordinal));
+    }
+
     private static bool IsRequestLine(LogEvent e) => e.MessageTemplate.Text.StartsWith("HTTP", StringComparison.Ordinal);
 }
