@@ -5,8 +5,9 @@
 #      otherwise a throwaway cluster from this machine's binaries, or one in Docker.
 #   2. The .NET local tools (Kiota and NSwag generate typed clients at build time), from .config/dotnet-tools.json.
 #   3. npm ci in tools/openapi (Spectral, Redocly, openapi-typescript), from its lock file.
-#   4. Chromium for the Swagger UI browser test: Debian's package, installed with apt-get when missing, which needs root
-#      or sudo (never a browser a test tool downloads). CHROMIUM_PATH names another instead.
+#   4. Debian's packages the tests run, installed with apt-get when missing, which needs root or sudo: chromium for the
+#      Swagger UI browser test (never a browser a test tool downloads; CHROMIUM_PATH names another instead), pgbouncer
+#      for PgBouncerTests (PGBOUNCER names another binary instead).
 #   5. Build, then the tests: one line each, each test assembly's summary ("Passed!  - Failed: 0, ...") and a total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,17 +20,22 @@ cleanup() { :; }
 trap 'cleanup' EXIT
 
 # Said first, so whoever cannot or will not install a system package knows before anything else runs.
-install_chromium=false
+packages=()
+if [ "$(id -u)" = "0" ]; then sudo="" as="you are root"; else sudo="sudo" as="it runs sudo apt-get, which may ask for your password"; fi
 if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-  install_chromium=true
-  if [ "$(id -u)" = "0" ]; then sudo="" as="you are root"; else sudo="sudo" as="it runs sudo apt-get, which may ask for your password"; fi
+  packages+=(chromium)
   echo "Chromium is not installed: step 4 installs Debian's chromium package with apt-get, which needs root ($as)."
   echo "Why: the Swagger UI test drives a real browser, and only a system package is used, never a browser a test tool"
   echo "downloads. CHROMIUM_PATH=/path/to/chromium uses another browser instead."
-  if [ -n "$sudo" ] && ! command -v sudo >/dev/null 2>&1; then
-    echo "Installing it needs root or sudo, and there is no sudo here: run as root, install chromium, or set CHROMIUM_PATH." >&2
-    exit 1
-  fi
+fi
+if [ -z "${PGBOUNCER:-}" ] && [ ! -x /usr/sbin/pgbouncer ]; then
+  packages+=(pgbouncer)
+  echo "PgBouncer is not installed: step 4 installs Debian's pgbouncer package with apt-get, which needs root ($as)."
+  echo "Why: PgBouncerTests runs the service through a real PgBouncer. PGBOUNCER=/path/to/pgbouncer uses another instead."
+fi
+if [ ${#packages[@]} -gt 0 ] && [ -n "$sudo" ] && ! command -v sudo >/dev/null 2>&1; then
+  echo "Installing ${packages[*]} needs root or sudo, and there is no sudo here: run as root, or install them yourself." >&2
+  exit 1
 fi
 
 if [ -z "${ConnectionStrings__Orders:-}" ]; then
@@ -68,12 +74,12 @@ fi
 step "3/5 npm ci in tools/openapi (Spectral, Redocly, openapi-typescript, from its lock file)"
 npm ci --prefix tools/openapi --no-audit --no-fund --loglevel=error >/dev/null
 
-if $install_chromium; then
-  step "4/5 Chromium: installing Debian's chromium package ($as): apt-get update, then apt-get install chromium"
+if [ ${#packages[@]} -gt 0 ]; then
+  step "4/5 Debian packages: installing ${packages[*]} ($as): apt-get update, then apt-get install ${packages[*]}"
   $sudo apt-get update -qq >/dev/null
-  $sudo apt-get install -y -qq chromium >/dev/null
+  $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
 else
-  step "4/5 Chromium: ${CHROMIUM_PATH:-$(command -v chromium)}"
+  step "4/5 Debian packages: chromium ${CHROMIUM_PATH:-$(command -v chromium)}, pgbouncer ${PGBOUNCER:-/usr/sbin/pgbouncer}"
 fi
 
 # A line per finished test comes from the console logger's normal verbosity; test-progress.awk drops what else it
