@@ -35,8 +35,8 @@ public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<Database
 
     /// <summary>
     /// True when <paramref name="exception"/> says the database cannot be reached or is refusing work for now: what
-    /// Npgsql calls transient, and <c>25006 read_only_sql_transaction</c> (a standby, or a primary that a failover is
-    /// promoting or demoting, answered).
+    /// Npgsql calls transient, <c>25006 read_only_sql_transaction</c> (a standby, or a primary that a failover is
+    /// promoting or demoting, answered), and a connection exception (class 08, as PgBouncer refuses a client).
     /// </summary>
     public static bool IsUnavailable(Exception exception)
     {
@@ -45,7 +45,11 @@ public sealed class DatabaseOutage(IServiceScopeFactory scopes, ILogger<Database
             switch (current)
             {
                 case PostgresException postgres:
-                    return postgres.IsTransient || postgres.SqlState == PostgresErrorCodes.ReadOnlySqlTransaction;
+                    // Class 08 is a lost connection: PgBouncer's own refusals come as 08P01 (its query_wait_timeout
+                    // while every server connection is busy, "no more connections allowed"), and were 500s.
+                    return postgres.IsTransient
+                        || postgres.SqlState == PostgresErrorCodes.ReadOnlySqlTransaction
+                        || postgres.SqlState.StartsWith("08", StringComparison.Ordinal);
                 case NpgsqlException or SocketException or TimeoutException:
                     return true;
                 default:
