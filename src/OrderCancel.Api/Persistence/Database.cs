@@ -123,7 +123,10 @@ public static class Database
         {
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<OrdersDbContext>();
-            await using var held = new Npgsql.NpgsqlConnection(ConnectionString(services.GetRequiredService<IConfiguration>()));
+            // Its own connection, outside the pool EF Core migrates on: on a pool of one (Maximum Pool Size=1) the lock
+            // would hold the only connection while the migrations waited for it, for ever.
+            var unpooled = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString(services.GetRequiredService<IConfiguration>())) { Pooling = false };
+            await using var held = new Npgsql.NpgsqlConnection(unpooled.ConnectionString);
             await held.OpenAsync(cancellation);
             await using var transaction = await held.BeginTransactionAsync(cancellation);
             await using (var take = new Npgsql.NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", held, transaction))
