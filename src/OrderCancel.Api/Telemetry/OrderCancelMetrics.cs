@@ -26,6 +26,8 @@ public sealed class OrderCancelMetrics
     private readonly Histogram<double> _webhookLatency;
     private readonly Counter<long> _idempotentReplays;
     private readonly Counter<long> _rateLimited;
+    private readonly Counter<long> _servedUnlimited;
+    private int _redisUp = -1;
 
     public OrderCancelMetrics(IMeterFactory meters, IServiceScopeFactory scopes, TimeProvider clock)
     {
@@ -47,6 +49,12 @@ public sealed class OrderCancelMetrics
             "ordercancel.idempotency.replays", "{request}", "Retries answered with the kept answer of their Idempotency-Key.");
         _rateLimited = meter.CreateCounter<long>(
             "ordercancel.rate_limited", "{request}", "Requests refused with 429 rate_limited.");
+        _servedUnlimited = meter.CreateCounter<long>(
+            "ordercancel.rate_limit.unlimited", "{request}",
+            "Requests served without their partner's rate limit because the shared buckets' Redis could not be reached.");
+        meter.CreateObservableGauge(
+            "ordercancel.rate_limit.redis_up", RedisUpMeasurements, description:
+            "1 while the shared rate-limit buckets' Redis answers, 0 while it cannot be reached; absent without ConnectionStrings:Redis.");
         meter.CreateObservableGauge(
             "ordercancel.scheduler.lag", () => backlog.Read().SchedulerLagSeconds, "s",
             "Now minus the oldest scheduled change that is due and not applied yet; 0 when none is due.");
@@ -85,6 +93,7 @@ public sealed class OrderCancelMetrics
 
         _idempotentReplays.Add(0);
         _rateLimited.Add(0);
+        _servedUnlimited.Add(0);
     }
 
     public void Cancellation(string type, string reason, bool scheduled, string outcome) =>
@@ -101,6 +110,13 @@ public sealed class OrderCancelMetrics
     public void IdempotentReplay() => _idempotentReplays.Add(1);
 
     public void RateLimited() => _rateLimited.Add(1);
+
+    public void ServedUnlimited() => _servedUnlimited.Add(1);
+
+    public void RedisUp(bool up) => Volatile.Write(ref _redisUp, up ? 1 : 0);
+
+    private IEnumerable<Measurement<int>> RedisUpMeasurements() =>
+        Volatile.Read(ref _redisUp) is var up and >= 0 ? [new Measurement<int>(up)] : [];
 
     // One place per counter builds its labels, so a zero series and the counts after it are the same series.
     private static TagList CancellationTags(string type, string reason, bool scheduled, string outcome) =>
