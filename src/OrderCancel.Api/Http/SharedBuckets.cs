@@ -31,9 +31,9 @@ public sealed class SharedBuckets(IConfiguration configuration, Telemetry.OrderC
 
     /// <summary>
     /// Applied before the connection string, which may say otherwise: connects (at start and after a loss) give up
-    /// after a second, a command after half a second.
+    /// after a second, and a request waits for an answer at most half a second.
     /// </summary>
-    public const string Defaults = "connectTimeout=1000,asyncTimeout=500,syncTimeout=500";
+    public const string Defaults = "connectTimeout=1000,asyncTimeout=500";
 
     private readonly string? _connectionString = configuration.GetConnectionString("Redis") is { Length: > 0 } given ? given : null;
     private readonly CancellationTokenSource _stopping = new();
@@ -80,6 +80,10 @@ public sealed class SharedBuckets(IConfiguration configuration, Telemetry.OrderC
 
         // While disconnected a command fails at once; the default queues it until the connection is back or it times out.
         options.BacklogPolicy = BacklogPolicy.FailFast;
+
+        // Only async commands are sent, but a busy connection's turn to write is awaited up to syncTimeout: no shorter
+        // than asyncTimeout, or a command would be given up before the time a request may wait for it.
+        options.SyncTimeout = Math.Max(options.SyncTimeout, options.AsyncTimeout);
         return options;
     }
 
@@ -255,10 +259,10 @@ public sealed class SharedBuckets(IConfiguration configuration, Telemetry.OrderC
         });
     }
 
-    /// <summary>What a request served without the limit gets: an acquired lease, counted.</summary>
-    private Lease Unlimited()
+    /// <summary>What a request served without the limit gets: an acquired lease, counted with why (<c>unreachable</c>, <c>late</c>).</summary>
+    private Lease Unlimited(string reason = Telemetry.OrderCancelMetrics.Unreachable)
     {
-        metrics.ServedUnlimited();
+        metrics.ServedUnlimited(reason);
         return Lease.Acquired;
     }
 
@@ -300,7 +304,7 @@ public sealed class SharedBuckets(IConfiguration configuration, Telemetry.OrderC
             catch (Exception exception) when (IsUnavailable(exception))
             {
                 buckets.Met(exception);
-                return buckets.Unlimited();
+                return buckets.Unlimited(exception is TimeoutException ? Telemetry.OrderCancelMetrics.Late : Telemetry.OrderCancelMetrics.Unreachable);
             }
         }
 

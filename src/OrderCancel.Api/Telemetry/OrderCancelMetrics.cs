@@ -19,6 +19,12 @@ public sealed class OrderCancelMetrics
 {
     public const string MeterName = "OrderCancel";
 
+    /// <summary>Why a request was served without its rate limit: Redis known unreachable (or lost on the way).</summary>
+    public const string Unreachable = "unreachable";
+
+    /// <summary>Why a request was served without its rate limit: Redis answered later than <c>asyncTimeout</c>.</summary>
+    public const string Late = "late";
+
     private readonly Counter<long> _cancellations;
     private readonly Counter<long> _reactivations;
     private readonly Counter<long> _scheduledChanges;
@@ -51,7 +57,7 @@ public sealed class OrderCancelMetrics
             "ordercancel.rate_limited", "{request}", "Requests refused with 429 rate_limited.");
         _servedUnlimited = meter.CreateCounter<long>(
             "ordercancel.rate_limit.unlimited", "{request}",
-            "Requests served without their partner's rate limit because the shared buckets' Redis could not be reached.");
+            "Requests served without their partner's rate limit because the shared buckets' Redis could not be reached, by reason: unreachable (an outage), late (no answer within asyncTimeout).");
         meter.CreateObservableGauge(
             "ordercancel.rate_limit.redis_up", RedisUpMeasurements, description:
             "1 while the shared rate-limit buckets' Redis answers, 0 while it cannot be reached; absent without ConnectionStrings:Redis.");
@@ -93,7 +99,8 @@ public sealed class OrderCancelMetrics
 
         _idempotentReplays.Add(0);
         _rateLimited.Add(0);
-        _servedUnlimited.Add(0);
+        _servedUnlimited.Add(0, UnlimitedTag(Unreachable));
+        _servedUnlimited.Add(0, UnlimitedTag(Late));
     }
 
     public void Cancellation(string type, string reason, bool scheduled, string outcome) =>
@@ -111,7 +118,7 @@ public sealed class OrderCancelMetrics
 
     public void RateLimited() => _rateLimited.Add(1);
 
-    public void ServedUnlimited() => _servedUnlimited.Add(1);
+    public void ServedUnlimited(string reason) => _servedUnlimited.Add(1, UnlimitedTag(reason));
 
     public void RedisUp(bool up) => Volatile.Write(ref _redisUp, up ? 1 : 0);
 
@@ -127,6 +134,8 @@ public sealed class OrderCancelMetrics
     private static TagList ScheduledChangeTags(string kind, string outcome) => new() { { "kind", kind }, { "outcome", outcome } };
 
     private static KeyValuePair<string, object?> WebhookAttemptTag(string outcome) => new("outcome", outcome);
+
+    private static KeyValuePair<string, object?> UnlimitedTag(string reason) => new("reason", reason);
 
     /// <summary>
     /// One small query for the three gauges, run at most once a second however many collectors ask; a database that
