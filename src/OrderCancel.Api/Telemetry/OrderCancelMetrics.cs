@@ -19,6 +19,12 @@ public sealed class OrderCancelMetrics
 {
     public const string MeterName = "OrderCancel";
 
+    /// <summary>Why a request was served without its rate limit: Redis known unreachable (or lost on the way).</summary>
+    public const string Unreachable = "unreachable";
+
+    /// <summary>Why a request was served without its rate limit: Redis answered later than <c>asyncTimeout</c>.</summary>
+    public const string Late = "late";
+
     private readonly Counter<long> _cancellations;
     private readonly Counter<long> _reactivations;
     private readonly Counter<long> _scheduledChanges;
@@ -26,6 +32,8 @@ public sealed class OrderCancelMetrics
     private readonly Histogram<double> _webhookLatency;
     private readonly Counter<long> _idempotentReplays;
     private readonly Counter<long> _rateLimited;
+    private readonly Counter<long> _servedUnlimited;
+    private int _redisUp = -1;
 
     public OrderCancelMetrics(IMeterFactory meters, IServiceScopeFactory scopes, TimeProvider clock)
     {
@@ -47,6 +55,12 @@ public sealed class OrderCancelMetrics
             "ordercancel.idempotency.replays", "{request}", "Retries answered with the kept answer of their Idempotency-Key.");
         _rateLimited = meter.CreateCounter<long>(
             "ordercancel.rate_limited", "{request}", "Requests refused with 429 rate_limited.");
+        _servedUnlimited = meter.CreateCounter<long>(
+            "ordercancel.rate_limit.unlimited", "{request}",
+            "Requests served without their partner's rate limit because the shared buckets' Redis could not be reached, by reason: unreachable (an outage), late (no answer within asyncTimeout).");
+        meter.CreateObservableGauge(
+            "ordercancel.rate_limit.redis_up", RedisUpMeasurements, description:
+            "1 while the shared rate-limit buckets' Redis answers, 0 while it cannot be reached; absent without ConnectionStrings:Redis.");
         meter.CreateObservableGauge(
             "ordercancel.scheduler.lag", () => backlog.Read().SchedulerLagSeconds, "s",
             "Now minus the oldest scheduled change that is due and not applied yet; 0 when none is due.");
@@ -85,6 +99,8 @@ public sealed class OrderCancelMetrics
 
         _idempotentReplays.Add(0);
         _rateLimited.Add(0);
+        _servedUnlimited.Add(0, UnlimitedTag(Unreachable));
+        _servedUnlimited.Add(0, UnlimitedTag(Late));
     }
 
     public void Cancellation(string type, string reason, bool scheduled, string outcome) =>
@@ -102,6 +118,13 @@ public sealed class OrderCancelMetrics
 
     public void RateLimited() => _rateLimited.Add(1);
 
+    public void ServedUnlimited(string reason) => _servedUnlimited.Add(1, UnlimitedTag(reason));
+
+    public void RedisUp(bool up) => Volatile.Write(ref _redisUp, up ? 1 : 0);
+
+    private IEnumerable<Measurement<int>> RedisUpMeasurements() =>
+        Volatile.Read(ref _redisUp) is var up and >= 0 ? [new Measurement<int>(up)] : [];
+
     // One place per counter builds its labels, so a zero series and the counts after it are the same series.
     private static TagList CancellationTags(string type, string reason, bool scheduled, string outcome) =>
         new() { { "type", type }, { "reason", reason }, { "scheduled", scheduled }, { "outcome", outcome } };
@@ -111,6 +134,8 @@ public sealed class OrderCancelMetrics
     private static TagList ScheduledChangeTags(string kind, string outcome) => new() { { "kind", kind }, { "outcome", outcome } };
 
     private static KeyValuePair<string, object?> WebhookAttemptTag(string outcome) => new("outcome", outcome);
+
+    private static KeyValuePair<string, object?> UnlimitedTag(string reason) => new("reason", reason);
 
     /// <summary>
     /// One small query for the three gauges, run at most once a second however many collectors ask; a database that

@@ -119,6 +119,7 @@ public sealed class MetricsTests(DatabaseOnly database) : IClassFixture<Database
         "ordercancel_scheduled_changes_total",
         "ordercancel_idempotency_replays_total",
         "ordercancel_rate_limited_total",
+        "ordercancel_rate_limit_unlimited_total",
         "ordercancel_build_info",
         "db_client_connection_count",
         "db_client_connection_max",
