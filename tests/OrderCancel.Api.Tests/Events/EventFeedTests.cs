@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 using OrderCancel.Api.Tests.Infrastructure;
 
 namespace OrderCancel.Api.Tests;
@@ -139,30 +138,7 @@ public sealed class EventFeedTests(ApiFactory api)
                 await cancelled.ShouldBeAsync(HttpStatusCode.OK);
             }
         }));
-        var slowWriters = Enumerable.Range(0, 10).Select(writer => Task.Run(async () =>
-        {
-            var random = new Random(writer);
-            await using var connection = new NpgsqlConnection(api.ConnectionString);
-            await connection.OpenAsync();
-            while (!writing.IsCancellationRequested)
-            {
-                await using var transaction = await connection.BeginTransactionAsync();
-                await using (var insert = new NpgsqlCommand(
-                    """
-                    INSERT INTO order_events (id, partner_id, order_id, type, occurred_at, actor, data)
-                    VALUES (gen_random_uuid(), $1, NULL, 'partner.settings_changed', now(), 'test', '{}');
-                    """,
-                    connection,
-                    transaction)
-                { Parameters = { new() { Value = partner.Id } } })
-                {
-                    await insert.ExecuteNonQueryAsync();
-                }
-
-                await Task.Delay(random.Next(0, 60));
-                await transaction.CommitAsync();
-            }
-        }));
+        var slowWriters = OutOfOrderEvents.WriteUntil(api.ConnectionString, partner.Id, 10, writing.Token);
         var writers = Task.WhenAll([.. apiWriters, .. slowWriters]);
 
         var seen = new List<Guid>();

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
 
 namespace OrderCancel.Api.Tests.Infrastructure;
 
@@ -12,16 +11,13 @@ namespace OrderCancel.Api.Tests.Infrastructure;
 public sealed class LoadBalancer : IDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _output = new();
+    private readonly ProcessOutput _output;
 
     private LoadBalancer(Process process, string baseUrl)
     {
         _process = process;
         BaseUrl = baseUrl;
-        _process.OutputDataReceived += (_, line) => Append(line.Data);
-        _process.ErrorDataReceived += (_, line) => Append(line.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _output = new ProcessOutput(process);
     }
 
     public string BaseUrl { get; }
@@ -75,13 +71,7 @@ public sealed class LoadBalancer : IDisposable
         return client;
     }
 
-    public string Output()
-    {
-        lock (_output)
-        {
-            return _output.ToString();
-        }
-    }
+    public string Output() => _output.ToString();
 
     public void Dispose()
     {
@@ -92,16 +82,5 @@ public sealed class LoadBalancer : IDisposable
         }
 
         _process.Dispose();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
     }
 }

@@ -17,7 +17,7 @@ public sealed class PgBouncer : IDisposable
 {
     private readonly Process _process;
     private readonly string _folder;
-    private readonly StringBuilder _log = new();
+    private readonly ProcessOutput _log;
 
     private PgBouncer(Process process, string folder, int port, string user)
     {
@@ -25,10 +25,7 @@ public sealed class PgBouncer : IDisposable
         _folder = folder;
         Port = port;
         User = user;
-        _process.OutputDataReceived += (_, line) => Append(line.Data);
-        _process.ErrorDataReceived += (_, line) => Append(line.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _log = new ProcessOutput(process);
     }
 
     public int Port { get; }
@@ -117,13 +114,7 @@ public sealed class PgBouncer : IDisposable
         $"Host=127.0.0.1;Port={Port};Database={database};Username={User}";
 
     /// <summary>What PgBouncer has logged so far.</summary>
-    public string Log()
-    {
-        lock (_log)
-        {
-            return _log.ToString();
-        }
-    }
+    public string Log() => _log.ToString();
 
     /// <summary>
     /// A <c>SHOW</c> command of PgBouncer's admin console (the database <c>pgbouncer</c>): its rows, column name to value.
@@ -213,17 +204,6 @@ public sealed class PgBouncer : IDisposable
 
             Assert.True(DateTime.UtcNow < deadline, $"PgBouncer did not listen on {Port}:\n{Log()}");
             await Task.Delay(50);
-        }
-    }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_log)
-            {
-                _log.AppendLine(line);
-            }
         }
     }
 

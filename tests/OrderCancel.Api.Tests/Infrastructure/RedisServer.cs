@@ -57,18 +57,14 @@ public sealed class RedisServer : IDisposable
             start.ArgumentList.Add(argument);
         }
 
-        var output = new StringBuilder();
         _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, line) => Append(output, line.Data);
-        _process.ErrorDataReceived += (_, line) => Append(output, line.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        var output = new ProcessOutput(_process);
 
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!await AnswersPingAsync())
         {
-            Assert.False(_process.HasExited, $"redis-server exited:\n{Read(output)}");
-            Assert.True(DateTime.UtcNow < deadline, $"redis-server did not answer on port {Port}:\n{Read(output)}");
+            Assert.False(_process.HasExited, $"redis-server exited:\n{output}");
+            Assert.True(DateTime.UtcNow < deadline, $"redis-server did not answer on port {Port}:\n{output}");
             await Task.Delay(50);
         }
     }
@@ -120,25 +116,6 @@ public sealed class RedisServer : IDisposable
         catch (Exception exception) when (exception is SocketException or IOException or TimeoutException)
         {
             return false;
-        }
-    }
-
-    private static void Append(StringBuilder output, string? line)
-    {
-        if (line is not null)
-        {
-            lock (output)
-            {
-                output.AppendLine(line);
-            }
-        }
-    }
-
-    private static string Read(StringBuilder output)
-    {
-        lock (output)
-        {
-            return output.ToString();
         }
     }
 }

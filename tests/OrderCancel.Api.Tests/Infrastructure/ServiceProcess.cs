@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace OrderCancel.Api.Tests.Infrastructure;
 
@@ -9,16 +8,13 @@ namespace OrderCancel.Api.Tests.Infrastructure;
 public sealed class ServiceProcess : IDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _output = new();
+    private readonly ProcessOutput _output;
 
     private ServiceProcess(Process process, string baseUrl)
     {
         _process = process;
         BaseUrl = baseUrl;
-        _process.OutputDataReceived += (_, line) => Append(line.Data);
-        _process.ErrorDataReceived += (_, line) => Append(line.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _output = new ProcessOutput(process);
     }
 
     public string BaseUrl { get; }
@@ -141,25 +137,8 @@ public sealed class ServiceProcess : IDisposable
         }
     }
 
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
-    }
-
     /// <summary>What the process has written to stdout and stderr so far.</summary>
-    public string Output()
-    {
-        lock (_output)
-        {
-            return _output.ToString();
-        }
-    }
+    public string Output() => _output.ToString();
 
     public static int FreePort()
     {

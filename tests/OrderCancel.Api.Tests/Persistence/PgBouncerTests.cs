@@ -155,30 +155,7 @@ public sealed class PgBouncerTests(PgBouncerTests.Deployment deployment) : IClas
             }
             while (!writing.IsCancellationRequested);
         }));
-        var slowWriters = Enumerable.Range(0, 3).Select(writer => Task.Run(async () =>
-        {
-            var random = new Random(writer);
-            await using var connection = new NpgsqlConnection(deployment.Direct);
-            await connection.OpenAsync();
-            while (!writing.IsCancellationRequested)
-            {
-                await using var transaction = await connection.BeginTransactionAsync();
-                await using (var insert = new NpgsqlCommand(
-                    """
-                    INSERT INTO order_events (id, partner_id, order_id, type, occurred_at, actor, data)
-                    VALUES (gen_random_uuid(), $1, NULL, 'partner.settings_changed', now(), 'test', '{}');
-                    """,
-                    connection,
-                    transaction)
-                { Parameters = { new() { Value = partner.Id } } })
-                {
-                    await insert.ExecuteNonQueryAsync();
-                }
-
-                await Task.Delay(random.Next(0, 60));
-                await transaction.CommitAsync();
-            }
-        }));
+        var slowWriters = OutOfOrderEvents.WriteUntil(deployment.Direct, partner.Id, 3, writing.Token);
         var writers = Task.WhenAll([.. serviceWriters, .. slowWriters]);
 
         var seen = new List<Guid>();
