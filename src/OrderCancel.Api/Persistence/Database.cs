@@ -141,7 +141,7 @@ public static class Database
             {
                 services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Database)).LogCritical(
                     "This database was made by another build of OrderCancel (its migration {Migration} is not one of this build's): "
-                    + "builds before 2026-12-07 had 18 migrations, now one baseline. Drop the database and start again "
+                    + "the pre-release migrations were folded into one baseline. Drop the database and start again "
                     + "(the local one of ./scripts/run.sh: ./scripts/run.sh reset), or run the build that made it.",
                     foreign);
                 return false;

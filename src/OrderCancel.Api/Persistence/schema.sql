@@ -211,9 +211,9 @@ CREATE TABLE public.webhook_deliveries (
     last_response_code integer,
     last_attempt_at timestamp with time zone,
     next_attempt_at timestamp with time zone,
+    leased_until timestamp with time zone,
     first_attempt_at timestamp with time zone,
-    created_at timestamp with time zone NOT NULL,
-    leased_until timestamp with time zone
+    created_at timestamp with time zone NOT NULL
 );
 
 CREATE TABLE public.webhook_endpoints (

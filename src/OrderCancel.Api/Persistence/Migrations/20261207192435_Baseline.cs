@@ -312,6 +312,7 @@ namespace OrderCancel.Api.Persistence.Migrations
                     last_response_code = table.Column<int>(type: "integer", nullable: true),
                     last_attempt_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     next_attempt_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    leased_until = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     first_attempt_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
@@ -423,15 +424,21 @@ namespace OrderCancel.Api.Persistence.Migrations
                 columns: new[] { "endpoint_id", "created_at" });
 
             migrationBuilder.CreateIndex(
+                name: "ix_webhook_deliveries_endpoint_id_leased_until",
+                table: "webhook_deliveries",
+                columns: new[] { "endpoint_id", "leased_until" },
+                filter: "leased_until IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_webhook_deliveries_endpoint_id_next_attempt_at",
+                table: "webhook_deliveries",
+                columns: new[] { "endpoint_id", "next_attempt_at" },
+                filter: "status = 'pending'");
+
+            migrationBuilder.CreateIndex(
                 name: "ix_webhook_deliveries_event_id",
                 table: "webhook_deliveries",
                 column: "event_id");
-
-            migrationBuilder.CreateIndex(
-                name: "ix_webhook_deliveries_next_attempt_at",
-                table: "webhook_deliveries",
-                column: "next_attempt_at",
-                filter: "status = 'pending'");
 
             migrationBuilder.CreateIndex(
                 name: "ix_webhook_deliveries_status_created_at",

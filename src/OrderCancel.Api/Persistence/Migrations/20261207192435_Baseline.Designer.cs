@@ -13,8 +13,8 @@ using OrderCancel.Api.Persistence;
 namespace OrderCancel.Api.Persistence.Migrations
 {
     [DbContext(typeof(OrdersDbContext))]
-    [Migration("20261207140244_FairOutbox")]
-    partial class FairOutbox
+    [Migration("20261207192435_Baseline")]
+    partial class Baseline
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
