@@ -1,5 +1,4 @@
 using System.Net;
-using Npgsql;
 using OrderCancel.Api.Tests.Infrastructure;
 
 namespace OrderCancel.Api.Tests;
@@ -59,17 +58,7 @@ public sealed class ConcurrentStartTests(DatabaseOnly database) : IClassFixture<
 
     private async Task WithEmptyDatabaseAsync(Func<string, Task> test)
     {
-        var name = $"oc_test_{Guid.NewGuid():N}";
-        var server = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Database = "postgres" }.ConnectionString;
-        await Sql.ExecuteAsync(server, $"CREATE DATABASE \"{name}\"");
-        try
-        {
-            await test(new NpgsqlConnectionStringBuilder(database.ConnectionString) { Database = name }.ConnectionString);
-        }
-        finally
-        {
-            NpgsqlConnection.ClearAllPools();
-            await Sql.ExecuteAsync(server, $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-        }
+        await using var scratch = await ScratchDatabase.CreateAsync(database.ConnectionString);
+        await test(scratch.ConnectionString);
     }
 }

@@ -70,32 +70,23 @@ public sealed class ReadOnlyDatabaseTests(DatabaseOnly database) : IClassFixture
     [Fact]
     public async Task Started_on_a_database_that_refuses_writes_the_service_waits_then_migrates_once_it_takes_them()
     {
-        var name = $"oc_test_{Guid.NewGuid():N}";
-        var server = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Database = "postgres" }.ConnectionString;
-        await Sql.ExecuteAsync(server, $"CREATE DATABASE \"{name}\"");
-        var empty = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Database = name }.ConnectionString;
-        try
-        {
-            await Sql.ExecuteAsync(server, $"ALTER DATABASE \"{name}\" SET default_transaction_read_only = on");
-            using var service = ServiceProcess.Launch(empty, new Dictionary<string, string>());
-            await Eventually.TrueAsync(
-                () => Task.FromResult(service.Output().Contains("Start-up waits for a database that takes writes", StringComparison.Ordinal)),
-                () => $"The service did not say it waits:\n{service.Output()}");
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            Assert.False(service.HasExited, $"The service gave up on a read-only database:\n{service.Output()}");
+        await using var scratch = await ScratchDatabase.CreateAsync(database.ConnectionString);
+        var empty = scratch.ConnectionString;
+        var name = new NpgsqlConnectionStringBuilder(empty).Database;
+        await Sql.ExecuteAsync(database.ConnectionString, $"ALTER DATABASE \"{name}\" SET default_transaction_read_only = on");
+        using var service = ServiceProcess.Launch(empty, new Dictionary<string, string>());
+        await Eventually.TrueAsync(
+            () => Task.FromResult(service.Output().Contains("Start-up waits for a database that takes writes", StringComparison.Ordinal)),
+            () => $"The service did not say it waits:\n{service.Output()}");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.False(service.HasExited, $"The service gave up on a read-only database:\n{service.Output()}");
 
-            await Sql.ExecuteAsync(server, $"ALTER DATABASE \"{name}\" RESET default_transaction_read_only");
-            await service.WaitUntilReadyAsync();
-            Assert.Contains("start-up goes on", service.Output(), StringComparison.Ordinal);
-            Assert.Equal(
-                await Sql.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM \"__EFMigrationsHistory\""),
-                await Sql.ScalarAsync<long>(empty, "SELECT count(*) FROM \"__EFMigrationsHistory\""));
-        }
-        finally
-        {
-            NpgsqlConnection.ClearAllPools();
-            await Sql.ExecuteAsync(server, $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-        }
+        await Sql.ExecuteAsync(database.ConnectionString, $"ALTER DATABASE \"{name}\" RESET default_transaction_read_only");
+        await service.WaitUntilReadyAsync();
+        Assert.Contains("start-up goes on", service.Output(), StringComparison.Ordinal);
+        Assert.Equal(
+            await Sql.ScalarAsync<long>(database.ConnectionString, "SELECT count(*) FROM \"__EFMigrationsHistory\""),
+            await Sql.ScalarAsync<long>(empty, "SELECT count(*) FROM \"__EFMigrationsHistory\""));
     }
 
     private static HttpRequestMessage Create(string key) => new(HttpMethod.Post, "/v1/orders")

@@ -151,32 +151,4 @@ public sealed class SchemaTests(DatabaseOnly database) : IClassFixture<DatabaseO
         Assert.True(process.ExitCode == 0, $"pg_dump failed: {await errors}");
         return await output;
     }
-
-    /// <summary>An empty database of its own on the tests' server, dropped afterwards.</summary>
-    private sealed class ScratchDatabase : IAsyncDisposable
-    {
-        private readonly string _serverConnectionString;
-
-        private ScratchDatabase(string serverConnectionString, string connectionString)
-        {
-            _serverConnectionString = serverConnectionString;
-            ConnectionString = connectionString;
-        }
-
-        public string ConnectionString { get; }
-
-        public static async Task<ScratchDatabase> CreateAsync(string serverConnectionString)
-        {
-            var scratch = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = $"oc_schema_{Guid.NewGuid():N}" };
-            await Sql.ExecuteAsync(serverConnectionString, $"CREATE DATABASE \"{scratch.Database}\"");
-            return new ScratchDatabase(serverConnectionString, scratch.ConnectionString);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            NpgsqlConnection.ClearAllPools();
-            await Sql.ExecuteAsync(_serverConnectionString,
-                $"DROP DATABASE IF EXISTS \"{new NpgsqlConnectionStringBuilder(ConnectionString).Database}\" WITH (FORCE)");
-        }
-    }
 }
