@@ -85,7 +85,7 @@ public static class AdminEndpoints
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> RevokeKey(
-        Guid keyId, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+        Guid keyId, OrdersDbContext db, KeyLookupLimiter keys, TimeProvider clock, CancellationToken cancellation)
     {
         var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == keyId, cancellation);
         if (key is null)
@@ -95,6 +95,7 @@ public static class AdminEndpoints
 
         key.RevokedAt ??= clock.GetUtcNow();
         await db.SaveChangesAsync(cancellation);
+        keys.Forget(); // This instance refuses the key from its next request; the others within a second.
         return TypedResults.NoContent();
     }
 }

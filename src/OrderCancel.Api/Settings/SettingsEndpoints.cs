@@ -67,8 +67,8 @@ public static class SettingsEndpoints
     }
 
     public static Task<Results<Ok<SettingsResponse>, ProblemHttpResult>> Patch(
-        JsonBody<SettingsPatch> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation) =>
-        ChangeAsync(http.User.PartnerId(), body.Value, http, db, clock, cancellation);
+        JsonBody<SettingsPatch> body, HttpContext http, OrdersDbContext db, KeyLookupLimiter keys, TimeProvider clock, CancellationToken cancellation) =>
+        ChangeAsync(http.User.PartnerId(), body.Value, http, db, keys, clock, cancellation);
 
     public static async Task<Results<Ok<SettingsResponse>, ProblemHttpResult>> GetAny(
         Guid id, HttpContext http, OrdersDbContext db, CancellationToken cancellation) =>
@@ -77,12 +77,12 @@ public static class SettingsEndpoints
             : PartnerNotFound(id);
 
     public static Task<Results<Ok<SettingsResponse>, ProblemHttpResult>> PatchAny(
-        Guid id, JsonBody<SettingsPatch> body, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation) =>
-        ChangeAsync(id, body.Value, http, db, clock, cancellation);
+        Guid id, JsonBody<SettingsPatch> body, HttpContext http, OrdersDbContext db, KeyLookupLimiter keys, TimeProvider clock, CancellationToken cancellation) =>
+        ChangeAsync(id, body.Value, http, db, keys, clock, cancellation);
 
     /// <summary>Locks the partner's row, checks If-Match, applies the patch and writes its event, in one transaction.</summary>
     private static async Task<Results<Ok<SettingsResponse>, ProblemHttpResult>> ChangeAsync(
-        Guid partnerId, SettingsPatch patch, HttpContext http, OrdersDbContext db, TimeProvider clock, CancellationToken cancellation)
+        Guid partnerId, SettingsPatch patch, HttpContext http, OrdersDbContext db, KeyLookupLimiter keys, TimeProvider clock, CancellationToken cancellation)
     {
         await using var transaction = await RequestTransaction.BeginOrJoinAsync(db.Database, cancellation);
         var partner = await db.Partners.FromSql($"SELECT * FROM partners WHERE id = {partnerId} FOR UPDATE").SingleOrDefaultAsync(cancellation);
@@ -124,6 +124,7 @@ public static class SettingsEndpoints
         });
         await db.SaveChangesAsync(cancellation);
         await transaction.CommitAsync(cancellation);
+        keys.Forget(); // The settings come with the partner's keys: this instance follows them from its next request.
         return Answer(http, partner);
     }
 
