@@ -8,7 +8,7 @@ namespace OrderCancel.Api.Tests;
 /// <summary>
 /// Running jobs take turns at the workers batch by batch, by partner and then by job: a partner's 200,000-order recall
 /// does not hold another partner's 100 orders until it is done, nor a partner's large job its own small one. Until
-/// they did, a 50-order job took 0.5 s alone and 16.4 s beside another partner's 200,000 (issue 34).
+/// they did, a 50-order job took 0.5 s alone and 16.4 s beside another partner's 200,000.
 /// </summary>
 /// <remarks>
 /// The orders are copied in SQL (through HTTP, 200,000 would take minutes). Each job's time is the service's own:
@@ -62,7 +62,7 @@ public sealed class CancellationJobTurnTests(ApiFactory api, ITestOutputHelper o
         }
 
         output.WriteLine($"Medians: {Median(beside):0.000} s beside, {Median(alone):0.000} s alone ({Median(beside) / Median(alone):0.00} ×); beside {Describe(beside)}, alone {Describe(alone)}.");
-        // Twice its time alone is the goal (issue 34), and the median of most runs here; on two cores shared with the
+        // Twice its time alone is the goal (docs/guarantees.md), and the median of most runs here; on two cores shared with the
         // large job's batches, PostgreSQL and this test, a 0.1-s job's median beside it ranged 1.25-2.6 × (docs/architecture.md),
         // so the bound adds a quarter second. Before jobs took turns it waited for the whole large job: minutes.
         Assert.True(

@@ -6,7 +6,7 @@ namespace OrderCancel.Api.Tests;
 /// <summary>
 /// Instances started at once on an empty database (a deploy, a cluster's first start): one migrates while the others
 /// wait for its lock, and all of them serve. Before the lock, two of three crashed here on a migration another had
-/// half applied (issue 35).
+/// half applied.
 /// </summary>
 public sealed class ConcurrentStartTests(DatabaseOnly database) : IClassFixture<DatabaseOnly>
 {

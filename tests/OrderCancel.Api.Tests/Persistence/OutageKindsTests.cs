@@ -6,7 +6,7 @@ namespace OrderCancel.Api.Tests;
 /// <summary>
 /// Which database errors are an outage (503 <c>unavailable</c>, logged once) rather than a bug (500 with its stack).
 /// PgBouncer's refusals (08P01: its <c>query_wait_timeout</c> while every server connection is busy) were 500s, and
-/// a standby's 25006 too (issue 35).
+/// a standby's 25006 too.
 /// </summary>
 public sealed class OutageKindsTests
 {

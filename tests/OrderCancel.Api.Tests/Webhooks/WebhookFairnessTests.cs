@@ -5,7 +5,7 @@ using OrderCancel.Api.Tests.Infrastructure;
 namespace OrderCancel.Api.Tests;
 
 /// <summary>
-/// The outbox takes turns (SPEC §9, issue 34): one partner recovering 50,000 deliveries to five endpoints whose receiver
+/// The outbox takes turns (SPEC §9): one partner recovering 50,000 deliveries to five endpoints whose receiver
 /// answers after 2 s holds only those endpoints' slots. Another partner's fresh events still arrive within 2 s, and the
 /// backlog drains as fast as its endpoints allow (endpoints × <c>Webhooks:EndpointConcurrency</c> per 2 s), no faster.
 /// </summary>

@@ -8,7 +8,7 @@ using OrderCancel.Api.Webhooks;
 namespace OrderCancel.Api.Tests;
 
 /// <summary>
-/// What a partner can put in the shared outbox is bounded (issue 34): endpoints per partner, deliveries per recovery
+/// What a partner can put in the shared outbox is bounded: endpoints per partner, deliveries per recovery
 /// call (with <c>next_since</c> to continue) and pending deliveries per endpoint, re-sent successes included. The
 /// dispatcher here never polls, so what recovery queued stays pending.
 /// </summary>
