@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
 source scripts/lib/service.sh
+source bench/lib/formation.sh
 
 kind=${1:-}
 runs=${2:-3}
@@ -26,31 +27,11 @@ case "$kind" in
     ;;
 esac
 
-dir=${ORDERCANCEL_CLUSTER_DIR:-$(cat .data/started-cluster 2>/dev/null || true)}
-if [ -z "$dir" ] || ! pg_autoctl_running "$dir" "$dir/monitor"; then
-  echo "No cluster runs: ./scripts/cluster.sh starts one." >&2
-  exit 1
-fi
-read -r monitor_port node1_port node2_port _ <"$dir/ports"
-read -r lb_port _ <"$dir/lb-ports"
+formation_find
 database="postgresql://postgres@127.0.0.1:$node1_port,127.0.0.1:$node2_port/postgres?target_session_attrs=read-write&connect_timeout=2"
 api=http://127.0.0.1:$lb_port
 out=$(mktemp -d /tmp/ordercancel-failover.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-
-monitor_sql() {
-  as_postgres psql "postgres://postgres@127.0.0.1:$monitor_port/pg_auto_failover" -XqAt -v ON_ERROR_STOP=1 -c "$1"
-}
-
-wait_for_standby() {
-  for _ in $(seq 1 360); do
-    [ "$(monitor_sql "SELECT count(*) FILTER (WHERE reportedstate = 'primary' AND goalstate = 'primary') || ' ' || count(*) FILTER (WHERE reportedstate = 'secondary' AND goalstate = 'secondary') FROM pgautofailover.node")" = "1 1" ] && return 0
-    sleep 0.5
-  done
-  echo "No primary and secondary after 3 minutes:" >&2
-  pg_autoctl_in "$dir" show state --pgdata "$dir/monitor" >&2
-  return 1
-}
 
 # probe_database FILE: a line "<epoch> ok|fail" per attempt until the file FILE.stop exists.
 probe_database() {
@@ -98,19 +79,14 @@ gap() {
 PGOPTIONS="-c client_min_messages=warning" psql "$database" -Xq -c "CREATE TABLE IF NOT EXISTS failover_probe (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())"
 wait_for_standby
 for run in $(seq 1 "$runs"); do
-  primary=$(monitor_sql "SELECT nodename FROM pgautofailover.node WHERE reportedstate = 'primary'")
+  primary=$(primary_node)
   rm -f "$out"/*
   probe_database "$out/database" &
   probe_service "$out/service" &
   sleep 5
   started=$(date +%s.%N)
   case "$kind" in
-    kill)
-      # cluster.sh runs each node in a session of its own: its process group is the keeper, its services and PostgreSQL.
-      pgid=$(ps -eo pgid=,args= | awk -v node="$dir/$primary" '$2 == "pg_autoctl" && $3 == "run" && $5 == node { print $1; exit }')
-      [ -n "$pgid" ] || { echo "No pg_autoctl runs $dir/$primary." >&2; exit 1; }
-      kill -9 -- "-$pgid"
-      ;;
+    kill) kill_node "$primary" ;;
     switchover | failover) pg_autoctl_in "$dir" perform "$kind" --pgdata "$dir/monitor" >/dev/null 2>&1 ;;
   esac
   # Until each probe has written again after failing, and 5 s more (or 2 minutes, if one never failed).
@@ -125,6 +101,6 @@ for run in $(seq 1 "$runs"); do
   touch "$out/database.stop" "$out/service.stop"
   wait
   echo "$kind $run (primary was $primary): database $(gap "$out/database" ok); service $(gap "$out/service" 201)"
-  [ "$kind" = kill ] && pg_autoctl_start "$dir" "$dir/$primary" "$dir/logs/$primary.log"
+  [ "$kind" = kill ] && restart_node "$primary"
   wait_for_standby
 done

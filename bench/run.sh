@@ -5,14 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
+source bench/lib/wrk.sh
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "Installing wrk (Debian package) for the load..." >&2
-  # A fresh machine's package lists may be empty or stale: update them first.
-  if [ "$(id -u)" = "0" ]; then sudo=""; else sudo="sudo"; fi
-  $sudo apt-get update -qq >/dev/null
-  $sudo apt-get install -y -qq wrk >/dev/null
-fi
+install_wrk
 
 data=$(mktemp -d /tmp/ordercancel-bench-pg.XXXXXX)
 db_port=$(free_port)

@@ -10,6 +10,8 @@ using Npgsql;
 // the target's RSS meanwhile, runs the scheduler sweep and prints the table.
 // Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --raw-pid PID --admin-key KEY --db CONNSTR
 //        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk|expiry|events|outbox] [--rounds 3 (bulk)]
+//        OrderCancel.Bench --only cluster --label NAME --service LB-URL --service-pid PID --admin-key KEY --db CONNSTR
+//        [--cancel-pool 250000] (bench/cluster.sh: no raw baseline; --warmup 0 measures at once)
 var options = Options.Parse(args);
 using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(15) };
 
@@ -70,6 +72,28 @@ if (options.Only == "outbox")
     return;
 }
 
+if (options.Only == "cluster")
+{
+    // bench/cluster.sh: gets and cancels through the cluster's load balancer (--service), with as many instances in
+    // rotation as the script has left there (--label says how many), printed as rows of its table. No raw baseline;
+    // --service-pid is one instance's, for its peak RSS.
+    var target = new Target(options.Label, options.Service, options.ServicePid);
+    var clusterWrk = new Wrk(options, key, seeder);
+    Console.Error.WriteLine("Seeding orders...");
+    var getPool = await seeder.PoolAsync("get", 10_000, quantity: 2);
+    var cancelPool = await seeder.PoolAsync("cancel-cluster", options.CancelPool, quantity: 2);
+    List<Result> runs = [];
+    foreach (var (scenario, pool) in new[] { ("get", getPool), ("cancel", cancelPool) })
+    {
+        runs.Add(options.WarmupSeconds > 0
+            ? await clusterWrk.RunAsync(target, scenario, pool)
+            : await clusterWrk.MeasureAsync(target, scenario, pool, options.Seconds, offset: 0));
+    }
+
+    Report.PrintClusterRows(runs);
+    return;
+}
+
 if (options.Only == "expiry")
 {
     // Unpaid orders expiring against the scheduler sweep, in one run, ordered as the bulk scenario is:
@@ -94,8 +118,8 @@ var pools = new Dictionary<string, string>
 if (!quick)
 {
     // Enough for the warm-up and the measured run of the faster target, each order cancelled once.
-    pools["cancel/service"] = await seeder.PoolAsync("cancel-service", Options.CancelPool, quantity: 2);
-    pools["cancel/raw"] = await seeder.PoolAsync("cancel-raw", Options.CancelPool, quantity: 2);
+    pools["cancel/service"] = await seeder.PoolAsync("cancel-service", options.CancelPool, quantity: 2);
+    pools["cancel/raw"] = await seeder.PoolAsync("cancel-raw", options.CancelPool, quantity: 2);
     pools["partial"] = await seeder.PoolAsync("partial", 20_000, quantity: 1_000_000);
 }
 
@@ -138,10 +162,10 @@ internal sealed record Options(
     int WarmupSeconds,
     int SweepOrders,
     string? Only,
-    int Rounds)
+    int Rounds,
+    string Label,
+    int CancelPool)
 {
-    public const int CancelPool = 250_000;
-
     public static Options Parse(string[] args)
     {
         string Get(string name, string? fallback = null)
@@ -152,10 +176,13 @@ internal sealed record Options(
 
         int Number(string name, string? fallback = null) => int.Parse(Get(name, fallback), CultureInfo.InvariantCulture);
 
+        // The cluster scenario has no raw baseline.
+        var only = Get("only", "all");
+        var raw = only == "cluster" ? "" : null;
         return new Options(
-            Get("service"), Number("service-pid"), Get("raw"), Number("raw-pid"), Get("admin-key"), Get("db"),
+            Get("service"), Number("service-pid"), Get("raw", raw), Number("raw-pid", raw is null ? null : "0"), Get("admin-key"), Get("db"),
             Number("concurrency", "32"), Number("seconds", "10"), Number("warmup", "60"), Number("sweep", "100000"),
-            Get("only", "all"), Number("rounds", "3"));
+            only, Number("rounds", "3"), Get("label", "service"), Number("cancel-pool", "250000"));
     }
 }
 
@@ -198,7 +225,10 @@ internal sealed class Seeder(HttpClient http, NpgsqlDataSource db, string servic
     /// <summary>Where the seeded orders live: their dates (a scheduled cancellation's) are days there.</summary>
     public const string TimeZone = "Europe/Paris";
 
-    private long _nextOffset = 100_000_000;
+    private const long Block = 100_000_000;
+
+    /// <summary>Where the next copies' ids start: a block above every order there, found by the first copy (bench/cluster.sh seeds one database twice).</summary>
+    private long _nextOffset;
 
     public async Task<string> PoolAsync(string name, int count, int quantity)
     {
@@ -229,8 +259,14 @@ internal sealed class Seeder(HttpClient http, NpgsqlDataSource db, string servic
     /// <summary>Copies the template order (and its lines) <paramref name="count"/> times under new ids, schedule included.</summary>
     public async Task<(long From, long To)> CopiesAsync(long template, int count)
     {
+        if (_nextOffset == 0)
+        {
+            await using var highest = db.CreateCommand("SELECT coalesce(max(id), 0) FROM orders");
+            _nextOffset = ((long)(await highest.ExecuteScalarAsync())! / Block + 1) * Block;
+        }
+
         var offset = _nextOffset;
-        _nextOffset += 100_000_000;
+        _nextOffset += Block;
         await ExecAsync($"""
             INSERT INTO orders (id, partner_id, kind, status, reference, channel, currency, time_zone, billing_period,
                 shipping_cost, shipping_waived, amount_paid, metadata, next_change_due_at, cancelled_at, reactivated_at,
@@ -675,6 +711,20 @@ internal static class Report
         }
 
         Console.WriteLine(table.ToString());
+    }
+
+    /// <summary>
+    /// The rows of bench/cluster.sh's load table (the script prints its heading): one per scenario of this rotation.
+    /// A run without a warm-up samples no RSS.
+    /// </summary>
+    public static void PrintClusterRows(List<Result> runs)
+    {
+        foreach (var r in runs)
+        {
+            var rss = r.PeakRssMb > 0 ? r.PeakRssMb.ToString("0", CultureInfo.InvariantCulture) : "";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Scenario} | {r.Target} | {r.WarmupSeconds} | {r.PerSecond:0} | {r.P50:0.0} | {r.P99:0.0} | {r.Errors} | {rss} |"));
+        }
     }
 
     public static void PrintSweep(SweepResult sweep)

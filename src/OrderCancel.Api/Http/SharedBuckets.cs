@@ -129,8 +129,14 @@ public sealed class SharedBuckets(IConfiguration configuration, Telemetry.OrderC
         }
     }
 
-    /// <summary>True when <paramref name="exception"/> says Redis cannot be reached or cannot answer now.</summary>
-    public static bool IsUnavailable(Exception exception) => exception is RedisException or TimeoutException or ObjectDisposedException;
+    /// <summary>
+    /// True when <paramref name="exception"/>, thrown while taking a permit, says Redis cannot give one now: anything but
+    /// the cancellation <paramref name="cancellation"/> asked for. Besides its own exceptions and timeouts,
+    /// StackExchange.Redis lets through what a connection that drops while a command is being written throws (the
+    /// command cancelled, or its pipe's writer already completed); a Redis killed under load made 500s of both.
+    /// </summary>
+    public static bool IsUnavailable(Exception exception, CancellationToken cancellation) =>
+        !(exception is OperationCanceledException && cancellation.IsCancellationRequested);
 
     /// <summary>
     /// Records what a request met. A lost connection or a refusal (Redis loading, a replica, out of memory) is an outage
@@ -170,7 +176,8 @@ public sealed class SharedBuckets(IConfiguration configuration, Telemetry.OrderC
     }
 
     /// <summary>The first report of an outage logs it and starts the probe.</summary>
-    private void Report(Exception exception) => Report(exception.GetBaseException().Message);
+    private void Report(Exception exception) =>
+        Report(exception is RedisException ? exception.GetBaseException().Message : $"{exception.GetType().Name}: {exception.GetBaseException().Message}");
 
     private void Report(string reason)
     {
@@ -229,7 +236,7 @@ public sealed class SharedBuckets(IConfiguration configuration, Telemetry.OrderC
             using var lease = await Within(probe.AcquireAsync(1, cancellationToken), timeout, cancellationToken);
             return true;
         }
-        catch (Exception exception) when (IsUnavailable(exception))
+        catch (Exception exception) when (IsUnavailable(exception, cancellationToken))
         {
             return false;
         }
@@ -301,7 +308,7 @@ public sealed class SharedBuckets(IConfiguration configuration, Telemetry.OrderC
 
                 return Lease.Refused(lease.TryGetMetadata(RateLimitMetadataName.RetryAfter, out var seconds) ? TimeSpan.FromSeconds(seconds) : null);
             }
-            catch (Exception exception) when (IsUnavailable(exception))
+            catch (Exception exception) when (IsUnavailable(exception, cancellationToken))
             {
                 buckets.Met(exception);
                 return buckets.Unlimited(exception is TimeoutException ? Telemetry.OrderCancelMetrics.Late : Telemetry.OrderCancelMetrics.Unreachable);
