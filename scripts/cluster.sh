@@ -5,6 +5,9 @@
 #
 #   ./scripts/cluster.sh          install what is missing (it says so first), build, start whatever is not running,
 #                                 and print the load balancer's URL and the demo key; running it again changes nothing
+#   ./scripts/cluster.sh db       only the pg_auto_failover formation (install what it needs, start what is not running,
+#                                 wait for a primary and its synchronous standby), and print its connection string: to run
+#                                 the service from an IDE, or instances of a test's own against it
 #   ./scripts/cluster.sh status   the formation's nodes and which instances HAProxy sends requests to
 #   ./scripts/cluster.sh stop     stop everything it started (the data stays)
 #
@@ -21,9 +24,9 @@ source scripts/lib/service.sh
 
 command=${1:-start}
 case "$command" in
-  start | status | stop) ;;
+  start | db | status | stop) ;;
   *)
-    echo "Usage: ./scripts/cluster.sh [status|stop]" >&2
+    echo "Usage: ./scripts/cluster.sh [db|status|stop]" >&2
     exit 2
     ;;
 esac
@@ -34,7 +37,7 @@ pointer=$repo/.data/started-cluster
 if [ "$(id -u)" = "0" ]; then default_dir=/var/lib/postgresql/ordercancel-cluster; else default_dir=$repo/.data/cluster; fi
 if [ -n "${ORDERCANCEL_CLUSTER_DIR:-}" ]; then
   dir=$ORDERCANCEL_CLUSTER_DIR
-elif [ "$command" != "start" ] && [ -s "$pointer" ]; then
+elif [ "$command" != "start" ] && [ "$command" != "db" ] && [ -s "$pointer" ]; then
   dir=$(cat "$pointer")
 else
   dir=$default_dir
@@ -153,9 +156,11 @@ case "$pg_version" in '' | *[!0-9]*) pg_version=15 ;; esac
 missing=()
 command -v pg_autoctl >/dev/null 2>&1 && [ -f "/usr/share/postgresql/$pg_version/extension/pgautofailover.control" ] \
   || missing+=("postgresql-$pg_version-auto-failover")
-command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ "$command" = "start" ]; then
+  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then sudo="" as="you are root"; else sudo="sudo" as="it runs sudo apt-get, which may ask for your password"; fi
   echo "Not installed: ${missing[*]}. This script installs Debian's packages with apt-get, which needs root ($as)."
@@ -181,14 +186,16 @@ check_port() { # PORT WHAT RUNNING
 running() { if "$@" 2>/dev/null; then echo true; else echo false; fi; }
 check_port "$monitor_port" "the pg_auto_failover monitor" "$(running pg_autoctl_running "$dir" "$monitor")"
 for i in 0 1; do check_port "${node_ports[$i]}" "PostgreSQL node $((i + 1))" "$(running pg_autoctl_running "$dir" "${nodes[$i]}")"; done
-check_port "$redis_port" "Redis" "$(running pid_running redis)"
-for i in 0 1 2; do check_port "${api_ports[$i]}" "instance $((i + 1))" "$(running pid_running "api$((i + 1))")"; done
-check_port "$lb_port" "HAProxy" "$(running pid_running haproxy)"
-check_port "$stats_port" "HAProxy's statistics" "$(running pid_running haproxy)"
+if [ "$command" = "start" ]; then
+  check_port "$redis_port" "Redis" "$(running pid_running redis)"
+  for i in 0 1 2; do check_port "${api_ports[$i]}" "instance $((i + 1))" "$(running pid_running "api$((i + 1))")"; done
+  check_port "$lb_port" "HAProxy" "$(running pid_running haproxy)"
+  check_port "$stats_port" "HAProxy's statistics" "$(running pid_running haproxy)"
+fi
 [ "$busy" = 0 ] || exit 1
 
 # Instances that run keep running what they run: the build is for those about to start (stop, then start, to run a new one).
-if ! pid_running api1 || ! pid_running api2 || ! pid_running api3; then
+if [ "$command" = "start" ] && { ! pid_running api1 || ! pid_running api2 || ! pid_running api3; }; then
   build_service || exit 1
 fi
 
@@ -256,6 +263,16 @@ for attempt in $(seq 1 360); do
   sleep 0.5
 done
 
+# Npgsql tries the hosts in turn for one that takes writes. read-write, not primary: a standby being promoted is out of
+# recovery (a primary) several seconds before pg_auto_failover lets it take writes (default_transaction_read_only
+# stays on until the old primary is known to be demoted), and every write there would fail. The pool's defaults otherwise.
+orders="Host=127.0.0.1:$node1_port,127.0.0.1:$node2_port;Target Session Attributes=read-write;Host Recheck Seconds=1;Database=ordercancel;Username=postgres"
+if [ "$command" = "db" ]; then
+  echo "The formation is ready: ConnectionStrings__Orders=\"$orders\""
+  echo "Its state: ./scripts/cluster.sh status; stop it: ./scripts/cluster.sh stop (the data stays in $dir)"
+  exit 0
+fi
+
 if ! pid_running redis; then
   echo "Starting Redis (port $redis_port, nothing kept on disk)..."
   mkdir -p "$dir/redis"
@@ -266,10 +283,7 @@ fi
 
 export ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development}
 export Demo__ApiKey=$demo_key Admin__ApiKey=$admin_key
-# Npgsql tries the hosts in turn for one that takes writes. read-write, not primary: a standby being promoted is out of
-# recovery (a primary) several seconds before pg_auto_failover lets it take writes (default_transaction_read_only
-# stays on until the old primary is known to be demoted), and every write there would fail. The pool's defaults otherwise.
-export ConnectionStrings__Orders="Host=127.0.0.1:$node1_port,127.0.0.1:$node2_port;Target Session Attributes=read-write;Host Recheck Seconds=1;Database=ordercancel;Username=postgres"
+export ConnectionStrings__Orders=$orders
 export ConnectionStrings__Redis=127.0.0.1:$redis_port
 # HAProxy reaches the instances from 127.0.0.1: its X-Forwarded-For is believed, and no one else's.
 export ForwardedHeaders__KnownProxies=127.0.0.1

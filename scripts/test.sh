@@ -9,7 +9,9 @@
 #      or sudo: chromium for the Swagger UI browser test (never a browser a test tool downloads; CHROMIUM_PATH names
 #      another instead), haproxy for the tests of instances behind a load balancer, pgbouncer for PgBouncerTests
 #      (PGBOUNCER names another binary instead), redis-server for SharedRateLimitTests, which start a throwaway one on a
-#      free port of their own (REDIS_SERVER names another binary instead; the script tells the tests which to run).
+#      free port of their own (REDIS_SERVER names another binary instead; the script tells the tests which to run), and
+#      postgresql-<version>-auto-failover (pg_auto_failover, for the machine's PostgreSQL) for FailoverTests, which start
+#      a formation of their own with ./scripts/cluster.sh db on free ports.
 #   5. Build, then the tests: one line each, each test assembly's summary ("Passed!  - Failed: 0, ...") and a total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,13 +31,20 @@ if [ -z "${CHROMIUM_PATH:-}" ] && ! has chromium; then packages+=(chromium); fi
 has haproxy || packages+=(haproxy)
 if [ -z "${PGBOUNCER:-}" ] && [ ! -x /usr/sbin/pgbouncer ]; then packages+=(pgbouncer); fi
 if [ -z "${REDIS_SERVER:-}" ] && ! has redis-server && [ ! -x /usr/bin/redis-server ]; then packages+=(redis-server); fi
+# pg_auto_failover is built for one PostgreSQL version: the machine's (15 where there is none yet; the package brings it).
+pg_version=$(basename "$(dirname "$(pg_bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)")")
+case "$pg_version" in '' | *[!0-9]*) pg_version=15 ;; esac
+if ! has pg_autoctl || [ ! -f "/usr/share/postgresql/$pg_version/extension/pgautofailover.control" ]; then
+  packages+=("postgresql-$pg_version-auto-failover")
+fi
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then sudo="" as="you are root"; else sudo="sudo" as="it runs sudo apt-get, which may ask for your password"; fi
   echo "Not installed: ${packages[*]}. Step 4 installs Debian's packages with apt-get, which needs root ($as)."
   echo "Why: the tests drive the real programs: a browser for Swagger UI (only a system package, never a browser a test"
   echo "tool downloads; CHROMIUM_PATH=/path/to/chromium uses another), HAProxy in front of several instances, PgBouncer"
   echo "in front of the database (PGBOUNCER=/path/to/pgbouncer uses another), a throwaway Redis that several instances"
-  echo "share a rate limit through (REDIS_SERVER=/path/to/redis-server uses another)."
+  echo "share a rate limit through (REDIS_SERVER=/path/to/redis-server uses another), and pg_auto_failover, for a"
+  echo "PostgreSQL primary and standby that fail over under the service."
   if [ -n "$sudo" ] && ! command -v sudo >/dev/null 2>&1; then
     echo "Installing them needs root or sudo, and there is no sudo here: run as root, or install: ${packages[*]}." >&2
     exit 1
@@ -83,7 +92,7 @@ if [ ${#packages[@]} -gt 0 ]; then
   $sudo apt-get update -qq >/dev/null
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
 else
-  step "4/5 System packages: chromium (${CHROMIUM_PATH:-$(command -v chromium)}), haproxy, pgbouncer (${PGBOUNCER:-/usr/sbin/pgbouncer}), redis-server: installed"
+  step "4/5 System packages: chromium (${CHROMIUM_PATH:-$(command -v chromium)}), haproxy, pgbouncer (${PGBOUNCER:-/usr/sbin/pgbouncer}), redis-server, postgresql-$pg_version-auto-failover: installed"
 fi
 # SharedRateLimitTests run this redis-server (without the script they look on PATH, then at /usr/bin/redis-server).
 export REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}"

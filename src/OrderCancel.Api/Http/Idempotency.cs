@@ -1,3 +1,4 @@
+using System.Data;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -98,6 +99,15 @@ public sealed class Idempotency(RequestDelegate next)
         var response = context.Response;
         if (response.StatusCode < 500)
         {
+            // A handler can answer although the database went away under it: EF Core ignores a failure to release the
+            // savepoint it takes around SaveChanges in a transaction of ours. The transaction, and the change with it, is
+            // lost, and the next command on the broken connection would throw as a bug does (a 500, seen when a failover
+            // killed the primary: FailoverTests). So it is the lost database's 503, and the retry with the key makes the change.
+            if (connection.FullState != ConnectionState.Open)
+            {
+                throw new NpgsqlException($"The connection to the database broke while the request ran ({connection.FullState}).");
+            }
+
             if (response.StatusCode >= 400)
             {
                 await transaction.RollbackToSavepointAsync(Savepoint, CancellationToken.None);

@@ -15,7 +15,7 @@ namespace OrderCancel.Api.Tests.Infrastructure;
 /// (through the service's own start-up) and drops. The server comes from ConnectionStrings__Orders,
 /// which scripts/test.sh points at a throwaway cluster.
 /// </summary>
-public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
+public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime, IOrdersDatabase
 {
     public const string AdminKey = "oc_admin_key_for_tests";
 

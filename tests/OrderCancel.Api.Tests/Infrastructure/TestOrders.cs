@@ -75,8 +75,8 @@ public static class TestOrders
     public static long Id(this JsonElement order) => order.GetProperty("id").GetInt64();
 
     /// <summary>What the database holds for an order: its row version and its events, to show a refusal changed nothing.</summary>
-    public static Task<DbState> StateAsync(this ApiFactory api, long orderId) =>
-        api.WithDbAsync(async db =>
+    public static Task<DbState> StateAsync(this IOrdersDatabase database, long orderId) =>
+        database.WithDbAsync(async db =>
         {
             var version = await db.Orders.Where(o => o.Id == orderId).Select(o => o.Version).SingleAsync();
             var events = await db.Events.Where(e => e.OrderId == orderId).OrderBy(e => e.Sequence).Select(e => e.Type).ToListAsync();
