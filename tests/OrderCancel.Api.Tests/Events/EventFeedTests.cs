@@ -141,28 +141,9 @@ public sealed class EventFeedTests(ApiFactory api)
         var slowWriters = OutOfOrderEvents.WriteUntil(api.ConnectionString, partner.Id, 10, writing.Token);
         var writers = Task.WhenAll([.. apiWriters, .. slowWriters]);
 
-        var seen = new List<Guid>();
-        string? cursor = null;
-        async Task<bool> ReadPageAsync()
-        {
-            var query = "/v1/events?limit=37" + (cursor is null ? "" : $"&cursor={cursor}");
-            var page = await (await WithinRateLimitAsync(() => partner.Client.GetAsync(query))).ShouldBeAsync(HttpStatusCode.OK);
-            seen.AddRange(page.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("id").GetGuid()));
-            cursor = page.GetProperty("resume_cursor").GetString();
-            return page.GetProperty("next_cursor").ValueKind == JsonValueKind.Null;
-        }
-
-        while (!writers.IsCompleted)
-        {
-            await ReadPageAsync();
-        }
-
-        await writers;
-        var stored = await api.WithDbAsync(db => db.Events.Where(e => e.PartnerId == partner.Id).Select(e => e.Id).ToListAsync());
-        // Caught up is not yet done: a transaction of another test class may hold the last events back for a while.
-        await Eventually.TrueAsync(
-            async () => await ReadPageAsync() && seen.Count >= stored.Count,
-            () => $"The poller saw {seen.Count} of the {stored.Count} events.");
+        var poller = new FeedPoller(path => WithinRateLimitAsync(() => partner.Client.GetAsync(path)));
+        var stored = await poller.FollowAsync(writers, () => api.WithDbAsync(db => db.Events.Where(e => e.PartnerId == partner.Id).Select(e => e.Id).ToListAsync()));
+        var seen = poller.Seen;
         Assert.True(stored.Count > 200, $"The writers wrote only {stored.Count} events.");
         Assert.Equal(seen.Count, seen.Distinct().Count());
         Assert.Equal(stored.Order(), seen.Order());

@@ -158,28 +158,10 @@ public sealed class PgBouncerTests(PgBouncerTests.Deployment deployment) : IClas
         var slowWriters = OutOfOrderEvents.WriteUntil(deployment.Direct, partner.Id, 3, writing.Token);
         var writers = Task.WhenAll([.. serviceWriters, .. slowWriters]);
 
-        var seen = new List<Guid>();
-        string? cursor = null;
         var pages = 0;
-        async Task<bool> ReadPageAsync()
-        {
-            var client = partner.Clients[pages++ % partner.Clients.Length];
-            var page = await (await client.GetAsync("/v1/events?limit=37" + (cursor is null ? "" : $"&cursor={cursor}"))).ShouldBeAsync(HttpStatusCode.OK);
-            seen.AddRange(page.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("id").GetGuid()));
-            cursor = page.GetProperty("resume_cursor").GetString();
-            return page.GetProperty("next_cursor").ValueKind == JsonValueKind.Null;
-        }
-
-        while (!writers.IsCompleted)
-        {
-            await ReadPageAsync();
-        }
-
-        await writers;
-        var stored = await deployment.EventIdsAsync(partner.Id);
-        await Eventually.TrueAsync(
-            async () => await ReadPageAsync() && seen.Count >= stored.Count,
-            () => $"The poller saw {seen.Count} of the {stored.Count} events.");
+        var poller = new FeedPoller(path => partner.Clients[pages++ % partner.Clients.Length].GetAsync(path));
+        var stored = await poller.FollowAsync(writers, () => deployment.EventIdsAsync(partner.Id));
+        var seen = poller.Seen;
         Assert.True(stored.Count > 40, $"The writers wrote only {stored.Count} events.");
         Assert.Equal(seen.Count, seen.Distinct().Count());
         Assert.Equal(stored.Order(), seen.Order());
