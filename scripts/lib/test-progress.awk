@@ -1,8 +1,9 @@
 # Keeps `dotnet test --logger "console;verbosity=normal"` readable for scripts/test.sh: one line per finished test as it
 # finishes, each failure with its details, each test assembly's summary in the form the minimal verbosity prints it
-# ("Passed!  - Failed: 0, Passed: 540, ..."), and a closing total. Normal verbosity is what prints a line per test, but
-# it also forwards everything the test host writes: the in-memory services' logs (lines that begin "[hh:mm:ss LVL]",
-# a logged exception's stack after them) and the xUnit adapter's chatter. Those are dropped here.
+# ("Passed!  - Failed: 0, Passed: 540, ..."), then a recap of the failures (CI may show only the tail) and a closing
+# total. Normal verbosity is what prints a line per test, but it also forwards everything the test host writes: the
+# in-memory services' logs (lines that begin "[hh:mm:ss LVL]", a logged exception's stack after them) and the xUnit
+# adapter's chatter. Those are dropped here.
 # POSIX awk (mawk, gawk, BSD awk): no interval expressions.
 
 function out(line) {
@@ -44,6 +45,7 @@ BEGIN { state = ""; runs = 0; started = 0; summary = 0 }
 
 /^  (Passed|Failed|Skipped) / {
     state = ($1 == "Failed") ? "failed" : ""
+    if (state == "failed") { failures++; recap[failures] = $0; recap_lines[failures] = 0 }
     out($0)
     next
 }
@@ -87,10 +89,21 @@ summary && /^ *Total time:/ {
 
 state == "log" { next }
 /^[ \t]*$/ && state != "failed" { next }
+# A failure's first lines are kept for the recap at the end, where a reader who sees only the tail (CI) finds them.
+state == "failed" && recap_lines[failures] < 12 && $0 !~ /^[ \t]*$/ {
+    recap_lines[failures]++
+    recap[failures] = recap[failures] "\n" $0
+}
 { out($0) }
 
 # The plain closing line a reader (or CI) can count on, over every test assembly that ran.
 END {
+    if (failures > 0) {
+        out("")
+        out("Failed tests (" failures "), each with the start of its details (all of it is above):")
+        for (i = 1; i <= failures; i++) out(recap[i])
+        out("")
+    }
     if (failed_outside > 0) out("A test run failed outside any test: a fixture's set-up or clean-up (its failure is above).")
     if (runs > 0) out(sprintf("Tests: %d passed, %d failed, %d skipped", all_passed, all_failed, all_skipped))
 }
