@@ -103,7 +103,10 @@ primary_node() {
 anything_running() {
   local name node
   for name in haproxy api1 api2 api3 redis; do pid_running "$name" && return 0; done
-  for node in "$monitor" "${nodes[@]}"; do pg_autoctl_running "$dir" "$node" && return 0; done
+  for node in "$monitor" "${nodes[@]}"; do
+    pg_autoctl_running "$dir" "$node" && return 0
+    postmaster_running "$node" && return 0
+  done
   return 1
 }
 

@@ -112,13 +112,26 @@ pg_autoctl_start() {
   pg_autoctl_env "$dir" setsid -f pg_autoctl run --pgdata "$pgdata" >>"$log" 2>&1 </dev/null
 }
 
-# pg_autoctl_stop DIR PGDATA: stop that node's pg_autoctl and its PostgreSQL (fast shutdown), waiting up to a minute.
+# postmaster_running PGDATA: whether a PostgreSQL still runs on that data folder (its postmaster.pid names a live
+# process). A keeper can be gone while its PostgreSQL is not: killed alone, or still shutting down after it.
+postmaster_running() {
+  local pid
+  pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# pg_autoctl_stop DIR PGDATA: stop that node's pg_autoctl and its PostgreSQL (fast shutdown), waiting up to a minute
+# for both to be gone. A PostgreSQL whose keeper is already gone is stopped with pg_ctl.
 pg_autoctl_stop() {
   local dir=$1 pgdata=$2
-  pg_autoctl_running "$dir" "$pgdata" || return 0
-  pg_autoctl_in "$dir" stop --pgdata "$pgdata" >/dev/null 2>&1 || true
+  if pg_autoctl_running "$dir" "$pgdata"; then
+    pg_autoctl_in "$dir" stop --pgdata "$pgdata" >/dev/null 2>&1 || true
+  fi
   for _ in $(seq 1 120); do
-    pg_autoctl_running "$dir" "$pgdata" || return 0
+    if ! pg_autoctl_running "$dir" "$pgdata"; then
+      postmaster_running "$pgdata" || return 0
+      as_postgres "$(pg_bindir)/pg_ctl" stop -D "$pgdata" -m fast -w -t 5 >/dev/null 2>&1 || true
+    fi
     sleep 0.5
   done
   return 1

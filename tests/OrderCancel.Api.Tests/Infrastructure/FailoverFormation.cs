@@ -245,7 +245,7 @@ public sealed partial class FailoverFormation : IOrdersDatabase, IAsyncDisposabl
         var leftovers = Leftovers(await ProcessesAsync());
         if (leftovers.Count > 0)
         {
-            await RunAsync("kill", ["-9", .. leftovers.Select(pid => pid.ToString(CultureInfo.InvariantCulture))]);
+            await RunAsync("kill", ["-9", .. leftovers.Select(process => process.Pid.ToString(CultureInfo.InvariantCulture))]);
         }
 
         try
@@ -257,31 +257,35 @@ public sealed partial class FailoverFormation : IOrdersDatabase, IAsyncDisposabl
             // A PostgreSQL child that outlived its postmaster for a moment; the folder is in the temp folder anyway.
         }
 
-        Assert.True(stopped.ExitCode == 0 && leftovers.Count == 0, $"./scripts/cluster.sh stop ({stopped.ExitCode}) left {leftovers.Count} processes running:\n{stopped.Output}");
+        Assert.True(
+            stopped.ExitCode == 0 && leftovers.Count == 0,
+            $"./scripts/cluster.sh stop ({stopped.ExitCode}) left {leftovers.Count} processes running:\n"
+            + string.Join('\n', leftovers.Select(process => $"  {process.Pid} (parent {process.Parent}): {process.Args}"))
+            + $"\nits output:\n{stopped.Output}");
     }
 
     /// <summary>
     /// What still runs of the formation: each <c>pg_autoctl run</c> on a folder of it with its process group (its
     /// services and its PostgreSQL), and each PostgreSQL on a folder of it with its children.
     /// </summary>
-    private List<int> Leftovers(List<(int Pid, int Parent, int Group, string Args)> processes)
+    private List<(int Pid, int Parent, int Group, string Args)> Leftovers(List<(int Pid, int Parent, int Group, string Args)> processes)
     {
         var keepers = processes.Where(p => p.Args.StartsWith("pg_autoctl run ", StringComparison.Ordinal) && p.Args.Contains(_root, StringComparison.Ordinal)).Select(p => p.Pid).ToHashSet();
         var postmasters = processes.Where(p => p.Args.Contains(_root, StringComparison.Ordinal) && p.Args.Contains("/postgres -D ", StringComparison.Ordinal)).Select(p => p.Pid).ToHashSet();
-        return [.. processes.Where(p => keepers.Contains(p.Group) || postmasters.Contains(p.Pid) || postmasters.Contains(p.Parent)).Select(p => p.Pid)];
+        return [.. processes.Where(p => keepers.Contains(p.Group) || postmasters.Contains(p.Pid) || postmasters.Contains(p.Parent))];
     }
 
-    /// <summary>Every process of the machine: its id, its parent's, its process group's, and its command line.</summary>
+    /// <summary>Every live process of the machine (zombies, which nothing can kill, left out): its id, its parent's, its process group's, and its command line.</summary>
     private async Task<List<(int Pid, int Parent, int Group, string Args)>> ProcessesAsync() =>
-        [.. (await RunAsync("ps", "-eo", "pid=,ppid=,pgid=,args=")).Output
+        [.. (await RunAsync("ps", "-eo", "pid=,ppid=,pgid=,stat=,args=")).Output
             .Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => ProcessLine().Match(line))
-            .Where(match => match.Success)
-            .Select(match => (Number(match, 1), Number(match, 2), Number(match, 3), match.Groups[4].Value.TrimEnd()))];
+            .Where(match => match.Success && !match.Groups[4].Value.StartsWith('Z'))
+            .Select(match => (Number(match, 1), Number(match, 2), Number(match, 3), match.Groups[5].Value.TrimEnd()))];
 
     private static int Number(Match match, int group) => int.Parse(match.Groups[group].Value, CultureInfo.InvariantCulture);
 
-    [GeneratedRegex(@"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(.*)$")]
+    [GeneratedRegex(@"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(.*)$")]
     private static partial Regex ProcessLine();
 
     private Task<(int ExitCode, string Output)> ScriptAsync(TimeSpan timeout, string command)
