@@ -9,6 +9,7 @@ using Npgsql;
 // It seeds the orders, drives each scenario with wrk (bench/wrk/*.lua) at a fixed concurrency, samples
 // the target's RSS meanwhile, runs the scheduler sweep and prints the table.
 // Usage: OrderCancel.Bench --service URL --service-pid PID --raw URL --raw-pid PID --admin-key KEY --db CONNSTR
+//        [--old URL --old-pid PID (an older build of the service on the same database, measured beside it)]
 //        [--concurrency 32] [--seconds 10] [--warmup 60] [--sweep 100000] [--only get|bulk|expiry|events|outbox] [--rounds 3 (bulk)]
 //        OrderCancel.Bench --only cluster --label NAME --service LB-URL --service-pid PID --admin-key KEY --db CONNSTR
 //        [--cancel-pool 250000] (bench/cluster.sh: no raw baseline; --warmup 0 measures at once)
@@ -118,33 +119,54 @@ var pools = new Dictionary<string, string>
 if (!quick)
 {
     // Enough for the warm-up and the measured run of the faster target, each order cancelled once.
-    pools["cancel/service"] = await seeder.PoolAsync("cancel-service", options.CancelPool, quantity: 2);
-    pools["cancel/raw"] = await seeder.PoolAsync("cancel-raw", options.CancelPool, quantity: 2);
-    pools["partial"] = await seeder.PoolAsync("partial", 20_000, quantity: 1_000_000);
+    // Each build gets partial-cancel orders of its own: the first build's cancels would lengthen the second's orders.
+    foreach (var target in Target.All(options))
+    {
+        pools[$"cancel/{target.Name}"] = await seeder.PoolAsync($"cancel-{target.Name}", options.CancelPool, quantity: 2);
+        if (target.Name != "raw")
+        {
+            pools[$"partial/{target.Name}"] = await seeder.PoolAsync($"partial-{target.Name}", 20_000, quantity: 1_000_000);
+        }
+    }
 }
 
 var wrk = new Wrk(options, key, seeder);
 var results = new List<Result>();
-foreach (var target in Target.Both(options))
+var targets = Target.All(options);
+foreach (var target in targets)
 {
     results.Add(await wrk.RunAsync(target, "get", pools["get"]));
 }
 
 if (!quick)
 {
-    foreach (var target in Target.Both(options))
+    foreach (var target in targets)
     {
         results.Add(await wrk.RunAsync(target, "cancel", pools[$"cancel/{target.Name}"]));
     }
 
-    // list before partial: the first page holds the newest pending orders, the partial pool's, and each partial
-    // cancel adds to an order's history, so after the partial run that page would be of unusually long orders.
-    var service = Target.Both(options)[0];
-    results.Add(await wrk.RunAsync(service, "list", pools["get"]));
-    results.Add(await wrk.RunAsync(service, "partial", pools["partial"]));
+    // list before partial: the first page holds the newest pending orders, the partial pools', and each partial
+    // cancel adds to an order's history, so after the partial runs that page would be of unusually long orders.
+    // The raw baseline serves neither.
+    var builds = targets.Where(target => target.Name != "raw").ToList();
+    foreach (var target in builds)
+    {
+        results.Add(await wrk.RunAsync(target, "list", pools["get"]));
+    }
+
+    foreach (var target in builds)
+    {
+        results.Add(await wrk.RunAsync(target, "partial", pools[$"partial/{target.Name}"]));
+    }
 }
 
 Report.PrintLoad(results, options);
+if (options.OldPid > 0)
+{
+    // Its scheduler would otherwise take a share of the sweep's due orders.
+    Process.GetProcessById(options.OldPid).Kill();
+}
+
 if (!quick && options.SweepOrders > 0)
 {
     Report.PrintSweep(await Sweep.RunAsync(http, seeder, options, options.SweepOrders));
@@ -164,7 +186,9 @@ internal sealed record Options(
     string? Only,
     int Rounds,
     string Label,
-    int CancelPool)
+    int CancelPool,
+    string Old,
+    int OldPid)
 {
     public static Options Parse(string[] args)
     {
@@ -182,18 +206,38 @@ internal sealed record Options(
         return new Options(
             Get("service"), Number("service-pid"), Get("raw", raw), Number("raw-pid", raw is null ? null : "0"), Get("admin-key"), Get("db"),
             Number("concurrency", "32"), Number("seconds", "10"), Number("warmup", "60"), Number("sweep", "100000"),
-            only, Number("rounds", "3"), Get("label", "service"), Number("cancel-pool", "250000"));
+            only, Number("rounds", "3"), Get("label", "service"), Number("cancel-pool", "250000"), Get("old", ""), Number("old-pid", "0"));
     }
 }
 
+/// <summary>A process under load; its PostgreSQL backends are those whose application name starts with <see cref="ApplicationName"/> (run.sh sets it).</summary>
 internal sealed record Target(string Name, string Url, int Pid)
 {
-    public static Target[] Both(Options options) => [new("service", options.Service, options.ServicePid), new("raw", options.Raw, options.RawPid)];
+    public string ApplicationName => $"bench-{Name}";
+
+    /// <summary>The service, the older build when one runs beside it, and the raw baseline.</summary>
+    public static Target[] All(Options options) =>
+    [
+        new("service", options.Service, options.ServicePid),
+        .. options.Old.Length > 0 ? [new Target("old", options.Old, options.OldPid)] : Array.Empty<Target>(),
+        new("raw", options.Raw, options.RawPid),
+    ];
 }
 
 internal sealed record Result(string Target, string Scenario, long Requests, long Errors, double Seconds, double P50, double P95, double P99, double PeakRssMb, int WarmupSeconds)
 {
     public double PerSecond => Requests / Seconds;
+
+    /// <summary>CPU the target's process and its PostgreSQL backends used in the measured window; null where not measured.</summary>
+    public CpuUse? Cpu { get; init; }
+}
+
+/// <summary>CPU seconds of a measured window: the target's process, and the PostgreSQL backends it was connected to.</summary>
+internal sealed record CpuUse(double ProcessSeconds, double DatabaseSeconds)
+{
+    public double TotalSeconds => ProcessSeconds + DatabaseSeconds;
+
+    public static double MsPerRequest(double seconds, long requests) => requests > 0 ? seconds * 1000 / requests : double.NaN;
 }
 
 internal sealed record SweepResult(int Orders, double ServiceSeconds, double SetBasedSeconds, double PeakRssMb);
@@ -327,9 +371,11 @@ internal sealed class Wrk(Options options, string key, Seeder db)
         Console.Error.WriteLine($" {warmedFor} s, then {options.Seconds} s measured...");
         await db.CheckpointAsync();
         using var rss = RssSampler.Start(target.Pid);
+        var cpu = await CpuMeter.StartAsync(target, db);
         var run = await RunWrkAsync(target, scenario, ids, options.Seconds, offset);
+        var used = await cpu.StopAsync();
         return new Result(target.Name, scenario, run.Requests, run.SocketErrors + run.BadStatus, run.DurationUs / 1e6,
-            run.P50Us / 1000.0, run.P95Us / 1000.0, run.P99Us / 1000.0, rss.PeakMb, warmedFor);
+            run.P50Us / 1000.0, run.P95Us / 1000.0, run.P99Us / 1000.0, rss.PeakMb, warmedFor) { Cpu = used };
     }
 
     /// <summary>
@@ -379,6 +425,81 @@ internal sealed class Wrk(Options options, string key, Seeder db)
     }
 
     private sealed record WrkSummary(long Requests, long DurationUs, long P50Us, long P95Us, long P99Us, long SocketErrors, long BadStatus);
+}
+
+/// <summary>
+/// CPU used between start and stop by a target's process and by the PostgreSQL backends whose application name starts
+/// with the target's (<c>utime + stime</c> of <c>/proc/&lt;pid&gt;/stat</c>, both pools of the service included). A
+/// backend that connects meanwhile counts from zero; one that closes meanwhile is lost (the pools keep theirs for a
+/// minute idle, far longer than a measured run).
+/// </summary>
+internal sealed class CpuMeter
+{
+    private static readonly double TicksPerSecond = ClockTicks();
+
+    private readonly Target _target;
+    private readonly Seeder _db;
+    private readonly double _process;
+    private readonly Dictionary<int, double> _backends;
+
+    private CpuMeter(Target target, Seeder db, double process, Dictionary<int, double> backends) =>
+        (_target, _db, _process, _backends) = (target, db, process, backends);
+
+    public static async Task<CpuMeter> StartAsync(Target target, Seeder db)
+    {
+        var backends = await BackendsAsync(target, db);
+        return new CpuMeter(target, db, Seconds(target.Pid) ?? 0, backends);
+    }
+
+    public async Task<CpuUse> StopAsync()
+    {
+        var process = (Seconds(_target.Pid) ?? _process) - _process;
+        var backends = await BackendsAsync(_target, _db);
+        var database = backends.Sum(backend => backend.Value - _backends.GetValueOrDefault(backend.Key));
+        return new CpuUse(process, database);
+    }
+
+    private static async Task<Dictionary<int, double>> BackendsAsync(Target target, Seeder db)
+    {
+        await using var command = db.Command("SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = target.ApplicationName + "%" });
+        var pids = new List<int>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                pids.Add(reader.GetInt32(0));
+            }
+        }
+
+        return pids.Select(pid => (pid, seconds: Seconds(pid))).Where(p => p.seconds is not null).ToDictionary(p => p.pid, p => p.seconds!.Value);
+    }
+
+    /// <summary>The process's user and system CPU so far, in seconds; null once it is gone.</summary>
+    private static double? Seconds(int pid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+
+        // The command name (field 2) is in parentheses and may hold spaces: fields are counted after its ')'.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
+    }
+
+    private static double ClockTicks()
+    {
+        using var getconf = Process.Start(new ProcessStartInfo("getconf", "CLK_TCK") { RedirectStandardOutput = true })!;
+        var text = getconf.StandardOutput.ReadToEnd().Trim();
+        getconf.WaitForExit();
+        return double.Parse(text, CultureInfo.InvariantCulture);
+    }
 }
 
 /// <summary>Samples a process's resident set every 50 ms; the peak is what the table reports.</summary>
@@ -626,7 +747,7 @@ internal static class Bulk
     /// <summary>Gets alone (after a warm-up), gets during a job's first seconds, gets alone again once it is done.</summary>
     public static async Task<BulkResult> BesideGetsAsync(HttpClient http, Seeder seeder, Wrk wrk, string getPool, Options options, JobRun alone)
     {
-        var service = Target.Both(options)[0];
+        var service = Target.All(options)[0];
         Console.Error.WriteLine("Single-order gets alone (after a warm-up)...");
         var getsBefore = await wrk.RunAsync(service, "get", getPool);
         var beside = await RecallAsync(http, seeder, options, "RECALL-BESIDE", Orders, async () => await wrk.MeasureAsync(service, "get", getPool, options.Seconds, offset: 0));
@@ -701,16 +822,40 @@ internal static class Report
         var table = new StringBuilder();
         table.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores; wrk, one thread, {options.Concurrency} connections; {options.Seconds} s per scenario after a warm-up of at least {options.WarmupSeconds} s, until three 5-s windows agree within 3 %; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         table.AppendLine();
-        table.AppendLine("| scenario | target | warm-up s | requests/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | service ÷ raw |");
-        table.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        table.AppendLine("CPU ms per request: the target's process, its PostgreSQL backends, and both (from /proc, over the measured window).");
+        table.AppendLine();
+        table.AppendLine("| scenario | target | warm-up s | requests/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | CPU ms/req process | CPU ms/req PostgreSQL | CPU ms/req total | service ÷ raw |");
+        table.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in results)
         {
             var ratio = r.Target == "service" && raw.TryGetValue(r.Scenario, out var baseline) ? (r.PerSecond / baseline.PerSecond).ToString("0.00", CultureInfo.InvariantCulture) : "";
             table.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Scenario} | {r.Target} | {r.WarmupSeconds} | {r.PerSecond:0} | {r.P50:0.0} | {r.P95:0.0} | {r.P99:0.0} | {r.Errors} | {r.PeakRssMb:0} | {ratio} |");
+                $"| {r.Scenario} | {r.Target} | {r.WarmupSeconds} | {r.PerSecond:0} | {r.P50:0.0} | {r.P95:0.0} | {r.P99:0.0} | {r.Errors} | {r.PeakRssMb:0} | {Ms(r, c => c.ProcessSeconds)} | {Ms(r, c => c.DatabaseSeconds)} | {Ms(r, c => c.TotalSeconds)} | {ratio} |");
+        }
+
+        var old = results.Where(r => r.Target == "old").ToDictionary(r => r.Scenario);
+        if (old.Count > 0)
+        {
+            table.AppendLine();
+            table.AppendLine("| scenario | service ÷ old, requests/s | service ÷ old, CPU per request (process + PostgreSQL) | old ÷ raw, requests/s |");
+            table.AppendLine("| --- | ---: | ---: | ---: |");
+            foreach (var r in results.Where(r => r.Target == "service" && old.ContainsKey(r.Scenario)))
+            {
+                var before = old[r.Scenario];
+                var cpu = r.Cpu is { } now && before.Cpu is { } then
+                    ? (Total(now, r) / Total(then, before)).ToString("0.00", CultureInfo.InvariantCulture)
+                    : "";
+                var oldToRaw = raw.TryGetValue(r.Scenario, out var baseline) ? (before.PerSecond / baseline.PerSecond).ToString("0.00", CultureInfo.InvariantCulture) : "";
+                table.AppendLine(CultureInfo.InvariantCulture, $"| {r.Scenario} | {r.PerSecond / before.PerSecond:0.00} | {cpu} | {oldToRaw} |");
+            }
         }
 
         Console.WriteLine(table.ToString());
+
+        static double Total(CpuUse cpu, Result r) => CpuUse.MsPerRequest(cpu.TotalSeconds, r.Requests);
+
+        static string Ms(Result r, Func<CpuUse, double> seconds) =>
+            r.Cpu is { } cpu ? CpuUse.MsPerRequest(seconds(cpu), r.Requests).ToString("0.000", CultureInfo.InvariantCulture) : "";
     }
 
     /// <summary>
