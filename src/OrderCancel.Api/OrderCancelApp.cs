@@ -45,6 +45,7 @@ public static class OrderCancelApp
         services.AddExceptionHandler<ExceptionHandler>();
         services.AddSingleton<DatabaseOutage>();
 
+        PreparedStatements.Enabled = configuration.GetValue("Database:PrepareStatements", defaultValue: true);
         services.AddDbContextPool<OrdersDbContext>((provider, options) =>
             Database.UseOrders(options, Database.ConnectionString(provider.GetRequiredService<IConfiguration>())));
         services.AddSingleton<BackgroundDatabase>();

@@ -155,6 +155,7 @@ public sealed class Idempotency(RequestDelegate next)
         {
             Parameters = { Value(scope), Value(key), Value(now) },
         };
+        await PreparedStatements.PrepareAsync(command, cancellation);
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         if (!await reader.ReadAsync(cancellation))
         {
@@ -202,6 +203,7 @@ public sealed class Idempotency(RequestDelegate next)
                 Value(record.ExpiresAt),
             },
         };
+        await PreparedStatements.PrepareAsync(command, CancellationToken.None);
         await command.ExecuteNonQueryAsync(CancellationToken.None);
     }
 

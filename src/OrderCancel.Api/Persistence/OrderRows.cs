@@ -116,6 +116,7 @@ internal static class OrderRows
     public static async Task<Order?> FindAsync(NpgsqlConnection connection, Guid partnerId, long id, CancellationToken cancellation)
     {
         await using var command = new NpgsqlCommand(FindSql, connection) { Parameters = { Value(id), Value(partnerId) } };
+        await PreparedStatements.PrepareAsync(command, cancellation);
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         if (!await reader.ReadAsync(cancellation))
         {
@@ -150,6 +151,7 @@ internal static class OrderRows
                 new NpgsqlBatchCommand(LinesSql) { Parameters = { Value(id) } },
             },
         };
+        await PreparedStatements.PrepareAsync(batch, cancellation);
         await using var reader = await batch.ExecuteReaderAsync(cancellation);
         var orders = await ReadOrdersAsync(reader, cancellation);
         await reader.NextResultAsync(cancellation);
@@ -268,7 +270,12 @@ internal static class OrderRows
         var events = OrderEventRecord.TakeFrom(changed);
         if (changed.Count == 1)
         {
+            // A request's change: the plain statements, prepared. A job's outcomes (alongside) only come with batches.
             AddSaveOne(batch, changed[0], loadedVersions[0], events);
+            if (alongside is null)
+            {
+                await PreparedStatements.PrepareAsync(batch, cancellation);
+            }
         }
         else
         {

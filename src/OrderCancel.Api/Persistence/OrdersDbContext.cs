@@ -78,6 +78,7 @@ public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) :
                 {
                     Parameters = { new NpgsqlParameter<byte[]> { TypedValue = hash } },
                 };
+                await PreparedStatements.PrepareAsync(command, cancellation);
                 await using var reader = await command.ExecuteReaderAsync(cancellation);
                 return await reader.ReadAsync(cancellation)
                     ? new ActiveKey(reader.GetGuid(0), reader.GetGuid(1), PartnerPolicyColumns.Read(reader, 2))

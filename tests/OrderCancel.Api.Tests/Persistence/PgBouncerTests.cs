@@ -222,6 +222,8 @@ public sealed class PgBouncerTests(PgBouncerTests.Deployment deployment) : IClas
             {
                 ["Admin__ApiKey"] = ApiFactory.AdminKey,
                 ["RateLimiting__PermitsPerSecond"] = "100000",
+                // As docs/operations.md says for Debian's PgBouncer (1.18), which keeps no prepared statement per client.
+                ["Database__PrepareStatements"] = "false",
             };
             Services = [.. Enumerable.Range(0, Instances).Select(_ => ServiceProcess.Launch(Bouncer.ConnectionString(DatabaseName), settings))];
             await Task.WhenAll(Services.Select(service => service.WaitUntilReadyAsync()));

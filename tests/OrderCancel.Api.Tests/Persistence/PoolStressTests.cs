@@ -10,14 +10,17 @@ namespace OrderCancel.Api.Tests;
 
 /// <summary>
 /// Pooled connections stay sane under error traffic: on a pool of four connections, reads whose answers are checked
-/// against what they asked for run among failing statements and rollbacks on the same pool, requests the client
-/// abandons mid-flight, and racing creates that hit a unique index. No answer may be a 5xx and no read may see rows
+/// against what they asked for run among failing statements and rollbacks on the same pool (prepared and not),
+/// prepared statements stopped by a timeout or a cancellation, requests the client abandons mid-flight, and racing
+/// creates that hit a unique index. No answer may be a 5xx and no read may see rows
 /// meant for another. Short in the test command; <c>POOL_STRESS_SECONDS=300</c> runs it for minutes, and
 /// <c>POOL_STRESS_CONNECTION_OPTIONS="Max Auto Prepare=64;No Reset On Close=true"</c> tries a faster setting.
 /// </summary>
 public sealed class PoolStressTests(PoolStressTests.SmallPool api) : IClassFixture<PoolStressTests.SmallPool>
 {
     private const int Workers = 12;
+
+    private const int Steps = 8;
 
     [Fact]
     public async Task Reads_stay_correct_and_nothing_answers_5xx_among_failures_rollbacks_and_aborts()
@@ -42,7 +45,7 @@ public sealed class PoolStressTests(PoolStressTests.SmallPool api) : IClassFixtu
             while (clock.Elapsed < TimeSpan.FromSeconds(seconds) && faults.IsEmpty)
             {
                 var (id, reference) = orders[random.Next(orders.Count)];
-                var step = random.Next(6);
+                var step = random.Next(Steps);
                 counts.AddOrUpdate($"step {step}", 1, (_, n) => n + 1);
                 try
                 {
@@ -50,10 +53,12 @@ public sealed class PoolStressTests(PoolStressTests.SmallPool api) : IClassFixtu
                     {
                         0 => await ReadOneAsync(partner.Client, id, reference),
                         1 => await ReadListAsync(partner.Client, reference),
-                        2 => await FailAndRollBackAsync(api.ServiceConnectionString, random),
+                        2 => await FailAndRollBackAsync(api.ServiceConnectionString, random, prepare: false),
                         3 => await AbandonAsync(partner.Client, id, random),
                         4 => await RaceCreatesAsync(partner.Client),
-                        _ => await RefuseMutationAsync(partner.Client, id),
+                        5 => await RefuseMutationAsync(partner.Client, id),
+                        6 => await FailAndRollBackAsync(api.ServiceConnectionString, random, prepare: true),
+                        _ => await TimeOutOrCancelAsync(api.ServiceConnectionString, random),
                     };
                     if (fault is not null)
                     {
@@ -68,7 +73,7 @@ public sealed class PoolStressTests(PoolStressTests.SmallPool api) : IClassFixtu
         })));
 
         Assert.True(faults.IsEmpty, string.Join("\n", faults.Take(5)));
-        Assert.All(Enumerable.Range(0, 6), step => Assert.True(counts.GetValueOrDefault($"step {step}") > 0, $"step {step} never ran"));
+        Assert.All(Enumerable.Range(0, Steps), step => Assert.True(counts.GetValueOrDefault($"step {step}") > 0, $"step {step} never ran"));
     }
 
     private static async Task<string?> ReadOneAsync(HttpClient client, long id, string reference)
@@ -102,16 +107,20 @@ public sealed class PoolStressTests(PoolStressTests.SmallPool api) : IClassFixtu
     /// <summary>
     /// On the service's own pool, one statement text that fails about half the time (a scope over the column's 64
     /// characters) inside a transaction, then the rollback: the pattern of npgsql/npgsql#6391. When it succeeds, the row
-    /// read back in the same transaction must be the one just written.
+    /// read back in the same transaction must be the one just written. With <paramref name="prepare"/>, both statements
+    /// are prepared explicitly first, as the service prepares its hot statements (Persistence/PreparedStatements.cs).
     /// </summary>
-    private static async Task<string?> FailAndRollBackAsync(string connectionString, Random random)
+    private static async Task<string?> FailAndRollBackAsync(string connectionString, Random random, bool prepare)
     {
         var scope = new string('s', 60 + random.Next(10));
         var key = Guid.NewGuid().ToString();
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        await using var insert = new NpgsqlCommand("INSERT INTO idempotency_keys (scope, key, fingerprint, status, created_at, expires_at) VALUES ($1, $2, $3, 200, now(), now()) RETURNING key", connection, transaction)
+        // Texts of their own when prepared: Npgsql keeps one statement per text and connection, and an explicitly prepared
+        // one would stand in for the automatic preparation the unprepared pattern has to meet.
+        var returning = prepare ? "RETURNING key, scope" : "RETURNING key";
+        await using var insert = new NpgsqlCommand($"INSERT INTO idempotency_keys (scope, key, fingerprint, status, created_at, expires_at) VALUES ($1, $2, $3, 200, now(), now()) {returning}", connection, transaction)
         {
             Parameters =
             {
@@ -122,6 +131,11 @@ public sealed class PoolStressTests(PoolStressTests.SmallPool api) : IClassFixtu
         };
         try
         {
+            if (prepare)
+            {
+                await insert.PrepareAsync();
+            }
+
             await insert.ExecuteNonQueryAsync();
         }
         catch (PostgresException expected) when (expected.SqlState == PostgresErrorCodes.StringDataRightTruncation && scope.Length > 64)
@@ -130,13 +144,67 @@ public sealed class PoolStressTests(PoolStressTests.SmallPool api) : IClassFixtu
             return null;
         }
 
-        await using var read = new NpgsqlCommand("SELECT scope FROM idempotency_keys WHERE key = $1", connection, transaction)
+        await using var read = new NpgsqlCommand($"SELECT scope FROM idempotency_keys WHERE key = $1{(prepare ? " AND scope IS NOT NULL" : "")}", connection, transaction)
         {
             Parameters = { new NpgsqlParameter<string> { TypedValue = key } },
         };
+        if (prepare)
+        {
+            await read.PrepareAsync();
+        }
+
         var stored = (string?)await read.ExecuteScalarAsync();
         await transaction.RollbackAsync();
         return stored == scope ? null : $"wrote scope of {scope.Length} characters under {key}, read back '{stored}'";
+    }
+
+    /// <summary>
+    /// On the service's own pool, a prepared statement stopped mid-run inside a transaction, by the statement timeout
+    /// (57014) or by its caller's cancellation, then the rollback; a prepared echo on the same connection afterwards
+    /// must answer its own value.
+    /// </summary>
+    private static async Task<string?> TimeOutOrCancelAsync(string connectionString, Random random)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            var byTimeout = random.Next(2) == 0;
+            if (byTimeout)
+            {
+                await using var limit = new NpgsqlCommand("SET LOCAL statement_timeout = 5", connection, transaction);
+                await limit.ExecuteNonQueryAsync();
+            }
+
+            await using var sleep = new NpgsqlCommand("SELECT pg_sleep($1)", connection, transaction) { Parameters = { new NpgsqlParameter<double> { TypedValue = 0.2 } } };
+            await sleep.PrepareAsync();
+            using var cancel = new CancellationTokenSource(byTimeout ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(random.Next(1, 10)));
+            try
+            {
+                await sleep.ExecuteNonQueryAsync(cancel.Token);
+                return "a sleep of 200 ms was neither timed out nor cancelled";
+            }
+            catch (Exception stopped) when (stopped is OperationCanceledException || stopped is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled })
+            {
+            }
+
+            if (connection.State == System.Data.ConnectionState.Open)
+            {
+                await transaction.RollbackAsync();
+            }
+        }
+
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            // A cancellation that came too late breaks the connection, which the pool then drops: nothing to check.
+            return null;
+        }
+
+        var value = Guid.NewGuid().ToString();
+        await using var echo = new NpgsqlCommand("SELECT $1::text", connection) { Parameters = { new NpgsqlParameter<string> { TypedValue = value } } };
+        await echo.PrepareAsync();
+        var answered = (string?)await echo.ExecuteScalarAsync();
+        return answered == value ? null : $"a prepared echo after a stopped statement answered '{answered}' for '{value}'";
     }
 
     /// <summary>A mutation the client gives up on after a few milliseconds, wherever the service is in it.</summary>
