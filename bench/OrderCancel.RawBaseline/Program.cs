@@ -15,6 +15,8 @@ var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 var dataSource = NpgsqlDataSource.Create(builder.Configuration.GetConnectionString("Orders")
     ?? throw new InvalidOperationException("Set ConnectionStrings__Orders."));
+// The same statement preparation as the service (Persistence/PreparedStatements.cs): explicit, on by default.
+Raw.Prepare = builder.Configuration.GetValue("Database:PrepareStatements", defaultValue: true);
 var app = builder.Build();
 
 app.MapGet("/v1/orders/{id:long}", async (long id, HttpContext http) =>
@@ -117,6 +119,7 @@ app.MapPost("/v1/orders/{id:long}/cancel", async (long id, HttpContext http) =>
                 new() { Value = now }, new() { Value = $"api_key:{caller.KeyId}" }, new() { Value = data },
             },
         });
+        await Raw.PrepareAsync(batch, http.RequestAborted);
         await batch.ExecuteNonQueryAsync(http.RequestAborted);
     }
 
@@ -137,6 +140,12 @@ app.Run();
 
 internal static class Raw
 {
+    /// <summary>Whether the statements are prepared explicitly, as the service's are.</summary>
+    public static bool Prepare { get; set; } = true;
+
+    public static Task PrepareAsync(NpgsqlBatch batch, CancellationToken cancellation) =>
+        Prepare ? batch.PrepareAsync(cancellation) : Task.CompletedTask;
+
     public static async Task<(Guid PartnerId, Guid KeyId)?> AuthenticateAsync(NpgsqlConnection connection, HttpContext http)
     {
         string? header = http.Request.Headers.Authorization;
@@ -149,6 +158,11 @@ internal static class Raw
         {
             Parameters = { new() { Value = SHA256.HashData(Encoding.UTF8.GetBytes(header[7..].Trim())) } },
         };
+        if (Prepare)
+        {
+            await command.PrepareAsync(http.RequestAborted);
+        }
+
         await using var reader = await command.ExecuteReaderAsync(http.RequestAborted);
         return await reader.ReadAsync(http.RequestAborted) ? (reader.GetGuid(1), reader.GetGuid(0)) : null;
     }
@@ -171,6 +185,7 @@ internal static class Raw
         {
             Parameters = { new() { Value = id } },
         });
+        await PrepareAsync(batch, cancellation);
         await using var reader = await batch.ExecuteReaderAsync(cancellation);
         if (!await reader.ReadAsync(cancellation))
         {

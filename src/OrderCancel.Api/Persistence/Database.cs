@@ -28,8 +28,9 @@ public static class Database
     /// <see cref="DefaultIdleLifetimeSeconds"/> s, unless the string says otherwise. Instances × pool size must stay
     /// under PostgreSQL's <c>max_connections</c> minus headroom (docs/operations.md, "Connection budget"). Automatic preparation after
     /// a rollback can leave a pooled connection corrupt (an open Npgsql bug, npgsql/npgsql#6391), and a connection that
-    /// desyncs can hand one request the rows of another, so the faster settings are not defaults. <c>PoolStressTests</c>
-    /// runs a setting under error traffic before it may be one; bench/HISTORY.md says what the safe defaults cost.
+    /// desyncs can hand one request the rows of another, so the faster settings are not defaults; the hot statements are
+    /// prepared explicitly instead (<see cref="PreparedStatements"/>). <c>PoolStressTests</c> runs a setting under error
+    /// traffic before it may be one; bench/HISTORY.md says what the safe defaults cost.
     /// </summary>
     public static string ConnectionString(IConfiguration configuration)
     {
