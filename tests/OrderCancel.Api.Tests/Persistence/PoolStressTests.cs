@@ -160,8 +160,8 @@ public sealed class PoolStressTests(PoolStressTests.SmallPool api) : IClassFixtu
 
     /// <summary>
     /// On the service's own pool, a prepared statement stopped mid-run inside a transaction, by the statement timeout
-    /// (57014) or by its caller's cancellation, then the rollback; a prepared echo on the same connection afterwards
-    /// must answer its own value.
+    /// (57014) or by its caller's cancellation (best effort: it may also come too early and let the statement finish),
+    /// then the rollback; a prepared echo on the same connection afterwards must answer its own value.
     /// </summary>
     private static async Task<string?> TimeOutOrCancelAsync(string connectionString, Random random)
     {
@@ -182,7 +182,12 @@ public sealed class PoolStressTests(PoolStressTests.SmallPool api) : IClassFixtu
             try
             {
                 await sleep.ExecuteNonQueryAsync(cancel.Token);
-                return "a sleep of 200 ms was neither timed out nor cancelled";
+                if (byTimeout)
+                {
+                    return "a sleep of 200 ms outlived a statement timeout of 5 ms";
+                }
+
+                // A cancellation is a request PostgreSQL may get before the statement starts (then it runs to its end).
             }
             catch (Exception stopped) when (stopped is OperationCanceledException || stopped is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled })
             {
