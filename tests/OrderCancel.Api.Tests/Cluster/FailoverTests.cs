@@ -110,21 +110,30 @@ public sealed class FailoverTests(FailoverTests.Cluster cluster, ITestOutputHelp
         using var stopPolling = new CancellationTokenSource();
         var polling = poller.FollowAsync(stopPolling.Token);
         using var stopProbing = new CancellationTokenSource();
-        var probing = cluster.Formation.ProbeWritesAsync(stopProbing.Token);
+        var writable = new ConcurrentQueue<(long At, string Node)>();
+        var probing = cluster.Formation.ProbeWritesAsync(writable, stopProbing.Token);
+
+        // From the attack until the other node takes writes, each client waits half a second between calls: the load must
+        // outlast the attack's first seconds, in which a switchover has not yet stopped the primary's writes (the last
+        // CI's load ended before it did).
+        long attackedAt = 0;
+        bool Attacking() =>
+            Volatile.Read(ref attackedAt) is var at and not 0 && !writable.Any(w => w.Node != primary && w.At >= at);
 
         Step("Prepared the load; sending");
-        var sending = load.SendAsync(client);
+        var sending = load.SendAsync(client, pace: () => Attacking() ? TimeSpan.FromMilliseconds(500) : TimeSpan.Zero);
         await Eventually.TrueAsync(() => load.Answered >= load.Count / 3 || sending.IsCompleted, () => "The load never got going.");
         var answeredAtAttack = load.Answered;
         var pagesAtAttack = poller.Pages;
         var anchorUtc = DateTime.UtcNow;
         var anchor = Stopwatch.GetTimestamp();
+        Volatile.Write(ref attackedAt, anchor);
         var startedAt = await attack();
         var startedAtUtc = anchorUtc + Stopwatch.GetElapsedTime(anchor, startedAt);
         Step("Attacked");
         await sending;
         await stopProbing.CancelAsync();
-        var writable = await probing;
+        await probing;
         Step("Every write answered");
 
         var events = await cluster.Formation.WithDbAsync(db => db.Events.Where(e => e.PartnerId == partner.Id).Select(e => e.Id).ToListAsync());

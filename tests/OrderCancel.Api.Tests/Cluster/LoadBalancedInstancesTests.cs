@@ -63,7 +63,7 @@ public sealed class LoadBalancedInstancesTests(DatabaseOnly database) : IClassFi
             var client = balancer.Client(partner.Key);
             using var restarted = new CancellationTokenSource();
             var reads = ReadUntilAsync(client, load.Orders[0], restarted.Token);
-            var writes = load.SendAsync(client, pace: TimeSpan.FromSeconds(1));
+            var writes = load.SendAsync(client, pace: () => TimeSpan.FromSeconds(1));
             for (var i = 0; i < instances.Length; i++)
             {
                 var port = new Uri(instances[i].BaseUrl).Port;

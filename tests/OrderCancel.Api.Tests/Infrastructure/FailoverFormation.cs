@@ -189,11 +189,11 @@ public sealed partial class FailoverFormation : IOrdersDatabase, IAsyncDisposabl
     /// <summary>
     /// Asks each node every 100 ms, on a connection of its own, whether it takes writes (out of recovery, and not
     /// read-only, as pg_auto_failover keeps a standby it promotes until the old primary is known to be down), until
-    /// <paramref name="stop"/>: the <see cref="Stopwatch"/> timestamps at which a node answered that it did.
+    /// <paramref name="stop"/>: adds to <paramref name="writable"/>, as they come, the <see cref="Stopwatch"/> timestamps
+    /// at which a node answered that it did.
     /// </summary>
-    public async Task<List<(long At, string Node)>> ProbeWritesAsync(CancellationToken stop)
+    public async Task ProbeWritesAsync(ConcurrentQueue<(long At, string Node)> writable, CancellationToken stop)
     {
-        var writable = new ConcurrentQueue<(long At, string Node)>();
         while (!stop.IsCancellationRequested)
         {
             await Task.WhenAll(DataNodes.Select(async (node, i) =>
@@ -213,8 +213,6 @@ public sealed partial class FailoverFormation : IOrdersDatabase, IAsyncDisposabl
             }));
             await Task.Delay(100, CancellationToken.None);
         }
-
-        return [.. writable];
     }
 
     /// <summary>The last lines of the monitor's and the nodes' logs, for a failure's message.</summary>

@@ -82,9 +82,9 @@ public sealed class KeyedLoad
     /// <summary>
     /// Sends every call from <see cref="Clients"/> clients, each again with its key after a lost connection, a 5xx or a
     /// 409 <c>idempotency_key_in_use</c> (its first try may still be running on an instance) until another answer;
-    /// each client waits <paramref name="pace"/> between calls.
+    /// each client waits what <paramref name="pace"/> says between calls.
     /// </summary>
-    public async Task SendAsync(HttpClient client, TimeSpan? pace = null)
+    public async Task SendAsync(HttpClient client, Func<TimeSpan>? pace = null)
     {
         var queue = new ConcurrentQueue<Call>(_calls);
         await Task.WhenAll(Enumerable.Range(0, Clients).Select(async _ =>
@@ -105,7 +105,7 @@ public sealed class KeyedLoad
                     await Task.Delay(200);
                 }
 
-                if (pace is { } wait)
+                if (pace?.Invoke() is { } wait && wait > TimeSpan.Zero)
                 {
                     await Task.Delay(wait);
                 }
