@@ -375,7 +375,8 @@ internal sealed class Wrk(Options options, string key, Seeder db)
         var run = await RunWrkAsync(target, scenario, ids, options.Seconds, offset);
         var used = await cpu.StopAsync();
         return new Result(target.Name, scenario, run.Requests, run.SocketErrors + run.BadStatus, run.DurationUs / 1e6,
-            run.P50Us / 1000.0, run.P95Us / 1000.0, run.P99Us / 1000.0, rss.PeakMb, warmedFor) { Cpu = used };
+            run.P50Us / 1000.0, run.P95Us / 1000.0, run.P99Us / 1000.0, rss.PeakMb, warmedFor)
+        { Cpu = used };
     }
 
     /// <summary>

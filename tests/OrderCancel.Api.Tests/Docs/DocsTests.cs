@@ -10,7 +10,7 @@ using OrderCancel.Api.Tests.Infrastructure;
 namespace OrderCancel.Api.Tests;
 
 /// <summary>
-/// The docs say what the repository holds: README.md, docs/*.md and bench/README.md link only to files and folders
+/// The docs say what the repository holds: README.md, docs/*.md, bench/README.md and clients/dotnet/README.md link only to files and folders
 /// inside it, every curl calls a route the service has, every C# snippet compiles against the Kiota client generated
 /// from openapi.json, every TypeScript snippet type-checks against openapi-typescript's types of it, and every test
 /// docs/guarantees.md names exists. The snippet conventions are docs/development.md's, "Docs".
@@ -33,7 +33,7 @@ public sealed partial class DocsTests
 
 
     private static readonly Lazy<IReadOnlyList<Doc>> AllDocs = new(() =>
-        [.. new[] { "README.md", Path.Combine("bench", "README.md") }
+        [.. new[] { "README.md", Path.Combine("bench", "README.md"), Path.Combine("clients", "dotnet", "README.md") }
             .Concat(Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "docs"), "*.md").Select(file => Path.GetRelativePath(RepositoryRoot.Path, file)))
             .Select(Doc.Read)]);
 

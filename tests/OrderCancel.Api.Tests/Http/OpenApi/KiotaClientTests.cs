@@ -1,8 +1,8 @@
 using Microsoft.Kiota.Abstractions.Authentication;
 using Microsoft.Kiota.Http.HttpClientLibrary;
 using OrderCancel.Api.Tests.Infrastructure;
-using OrderCancel.Client;
-using OrderCancel.Client.Models;
+using OrderCancel.Generated;
+using OrderCancel.Generated.Models;
 
 namespace OrderCancel.Api.Tests;
 
