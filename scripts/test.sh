@@ -4,7 +4,8 @@
 #   1. PostgreSQL: ConnectionStrings__Orders when set (each test run creates and drops its own databases there),
 #      otherwise a throwaway cluster from this machine's binaries, or one in Docker.
 #   2. The .NET local tools (Kiota and NSwag generate typed clients at build time), from .config/dotnet-tools.json.
-#   3. npm ci in tools/openapi (Spectral, Redocly, openapi-typescript), from its lock file.
+#   3. npm ci in tools/openapi (Spectral, Redocly, openapi-typescript) and clients/typescript (the TypeScript client's
+#      openapi-fetch, typescript), from their lock files.
 #   4. The servers and browser the tests drive, Debian's packages, installed with apt-get when missing, which needs root
 #      or sudo: chromium for the Swagger UI browser test (never a browser a test tool downloads; CHROMIUM_PATH names
 #      another instead), haproxy for the tests of instances behind a load balancer, pgbouncer for PgBouncerTests
@@ -84,8 +85,9 @@ if ! command -v npm >/dev/null 2>&1; then
   echo "Need Node.js and npm for the OpenAPI linters (tools/openapi)." >&2
   exit 1
 fi
-step "3/5 npm ci in tools/openapi (Spectral, Redocly, openapi-typescript, from its lock file)"
+step "3/5 npm ci in tools/openapi (Spectral, Redocly, openapi-typescript) and clients/typescript, from their lock files"
 npm ci --prefix tools/openapi --no-audit --no-fund --loglevel=error >/dev/null
+npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error >/dev/null
 
 if [ ${#packages[@]} -gt 0 ]; then
   step "4/5 System packages: installing ${packages[*]} ($as): apt-get update, then apt-get install"

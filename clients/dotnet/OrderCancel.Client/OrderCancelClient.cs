@@ -158,8 +158,9 @@ public sealed class OrderCancelClient : IDisposable
     public Task<SettingsResponse> GetSettingsAsync(CancellationToken cancellationToken = default) =>
         CallAsync(() => _api.V1.Settings.GetAsync(cancellationToken: cancellationToken));
 
-    public Task<SettingsResponse> PatchSettingsAsync(SettingsPatch patch, CancellationToken cancellationToken = default) =>
-        CallAsync(() => _api.V1.Settings.PatchAsync(patch, cancellationToken: cancellationToken));
+    /// <summary>A merge patch of your settings; <see cref="RequestOptions.IfMatch"/> takes the settings' <c>version</c>.</summary>
+    public Task<SettingsResponse> PatchSettingsAsync(SettingsPatch patch, RequestOptions? options = null, CancellationToken cancellationToken = default) =>
+        CallAsync(() => _api.V1.Settings.PatchAsync(patch, With(options), cancellationToken));
 
     // Webhooks
 
@@ -211,8 +212,8 @@ public sealed class OrderCancelClient : IDisposable
     public Task<SettingsResponse> GetPartnerSettingsAsync(Guid partnerId, CancellationToken cancellationToken = default) =>
         CallAsync(() => _api.V1.Admin.Partners[partnerId].Settings.GetAsync(cancellationToken: cancellationToken));
 
-    public Task<SettingsResponse> PatchPartnerSettingsAsync(Guid partnerId, SettingsPatch patch, CancellationToken cancellationToken = default) =>
-        CallAsync(() => _api.V1.Admin.Partners[partnerId].Settings.PatchAsync(patch, cancellationToken: cancellationToken));
+    public Task<SettingsResponse> PatchPartnerSettingsAsync(Guid partnerId, SettingsPatch patch, RequestOptions? options = null, CancellationToken cancellationToken = default) =>
+        CallAsync(() => _api.V1.Admin.Partners[partnerId].Settings.PatchAsync(patch, With(options), cancellationToken));
 
     private static Action<RequestConfiguration<DefaultQueryParameters>> With(RequestOptions? options) => configuration =>
     {

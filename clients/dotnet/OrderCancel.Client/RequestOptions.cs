@@ -9,6 +9,6 @@ public sealed record RequestOptions
     /// </summary>
     public string? IdempotencyKey { get; init; }
 
-    /// <summary>The order version the change expects (<c>If-Match</c>): the call is refused with 412 <c>version_mismatch</c> if the order has moved on.</summary>
+    /// <summary>The version the change expects (<c>If-Match</c>): the call is refused with 412 <c>version_mismatch</c> if the order (or the settings) moved on.</summary>
     public long? IfMatch { get; init; }
 }

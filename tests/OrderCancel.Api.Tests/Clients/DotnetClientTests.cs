@@ -20,14 +20,7 @@ namespace OrderCancel.Api.Tests;
 /// </summary>
 public sealed class DotnetClientTests(DatabaseOnly database) : IClassFixture<DatabaseOnly>
 {
-    private static readonly Dictionary<string, string> Settings = new()
-    {
-        ["Database__MigrateOnStartup"] = "false",
-        ["RateLimiting__PermitsPerSecond"] = "100000",
-        ["Webhooks__AllowInsecureLoopback"] = "true",
-        ["Webhooks__PollInterval"] = "00:00:00.100",
-        ["CancellationJobs__PollInterval"] = "00:00:00.200",
-    };
+    private static readonly Dictionary<string, string> Settings = ClientServiceSettings.Create();
 
     [Fact]
     public async Task The_docs_walk_runs_through_the_library()
@@ -154,7 +147,7 @@ public sealed class DotnetClientTests(DatabaseOnly database) : IClassFixture<Dat
     [Fact]
     public async Task A_429_is_waited_out_as_Retry_After_says_and_a_422_is_not_retried_and_surfaces_its_errors()
     {
-        using var service = await ServiceProcess.StartAsync(database.ConnectionString, new Dictionary<string, string>(Settings) { ["RateLimiting__PermitsPerSecond"] = "3" });
+        using var service = await ServiceProcess.StartAsync(database.ConnectionString, ClientServiceSettings.Create(permitsPerSecond: 3));
         var partner = await database.NewPartnerAsync();
         var attempts = new AttemptRecorder();
         using var client = new OrderCancelClient(attempts.Client(partner.Key, new Uri(service.BaseUrl)));

@@ -10,7 +10,7 @@ using OrderCancel.Api.Tests.Infrastructure;
 namespace OrderCancel.Api.Tests;
 
 /// <summary>
-/// The docs say what the repository holds: README.md, docs/*.md, bench/README.md and clients/dotnet/README.md link only to files and folders
+/// The docs say what the repository holds: README.md, docs/*.md, bench/README.md and the client libraries' READMEs link only to files and folders
 /// inside it, every curl calls a route the service has, every C# snippet compiles against the Kiota client generated
 /// from openapi.json, every TypeScript snippet type-checks against openapi-typescript's types of it, and every test
 /// docs/guarantees.md names exists. The snippet conventions are docs/development.md's, "Docs".
@@ -33,7 +33,7 @@ public sealed partial class DocsTests
 
 
     private static readonly Lazy<IReadOnlyList<Doc>> AllDocs = new(() =>
-        [.. new[] { "README.md", Path.Combine("bench", "README.md"), Path.Combine("clients", "dotnet", "README.md") }
+        [.. new[] { "README.md", Path.Combine("bench", "README.md"), Path.Combine("clients", "dotnet", "README.md"), Path.Combine("clients", "typescript", "README.md") }
             .Concat(Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "docs"), "*.md").Select(file => Path.GetRelativePath(RepositoryRoot.Path, file)))
             .Select(Doc.Read)]);
 
@@ -149,7 +149,8 @@ public sealed partial class DocsTests
         var folder = Directory.CreateTempSubdirectory("docs-ts-").FullName;
         try
         {
-            // As a partner makes them (docs/api.md, "Generate a client"): each snippet imports them from "./ordercancel".
+            // As a partner makes them (docs/api.md, "Generate a client"): each snippet imports them from "./ordercancel";
+            // or it imports the TypeScript library, "@ordercancel/client" (its source, with the types npm ci generated).
             await OpenApiTools.RunAsync("openapi-typescript", Path.Combine(RepositoryRoot.Path, "openapi.json"), "--output", Path.Combine(folder, "ordercancel.d.ts"));
             List<string> files = [];
             foreach (var doc in Docs)
@@ -166,7 +167,19 @@ public sealed partial class DocsTests
             Assert.True(files.Count > 0, "No TypeScript snippet found: the code block reader is broken.");
             var project = new
             {
-                compilerOptions = new { strict = true, noEmit = true, target = "ES2022", module = "ES2022", moduleResolution = "bundler", skipLibCheck = true },
+                compilerOptions = new
+                {
+                    strict = true,
+                    noEmit = true,
+                    target = "ES2022",
+                    module = "ES2022",
+                    moduleResolution = "bundler",
+                    skipLibCheck = true,
+                    paths = new Dictionary<string, string[]> { ["@ordercancel/client"] = [Path.Combine(RepositoryRoot.Path, "clients", "typescript", "src", "index.ts")] },
+                    // Node's types, for a snippet of a webhook receiver (the library's own @types/node).
+                    typeRoots = new[] { Path.Combine(RepositoryRoot.Path, "clients", "typescript", "node_modules", "@types") },
+                    types = new[] { "node" },
+                },
                 files,
             };
             await File.WriteAllTextAsync(Path.Combine(folder, "tsconfig.json"), JsonSerializer.Serialize(project));
