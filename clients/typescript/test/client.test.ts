@@ -160,6 +160,7 @@ test("a create whose answer is lost after the service committed it is retried wi
     assert.equal(attempts[0]!.status, undefined);
     assert.equal(attempts[1]!.status, 201);
     assert.ok(attempts[0]!.key);
+    assert.match(attempts[0]!.request.headers.get("user-agent") ?? "", /^ordercancel-client-ts\/1\.0\.0$/);
     assert.equal(attempts[1]!.key, attempts[0]!.key);
     const found = [];
     for await (const order of client.listOrders({ reference })) {

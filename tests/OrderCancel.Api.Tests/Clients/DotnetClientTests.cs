@@ -4,7 +4,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Kiota.Abstractions;
 using Npgsql;
 using OrderCancel.Api.Tests.Infrastructure;
 using OrderCancel.Client;
@@ -47,9 +46,11 @@ public sealed class DotnetClientTests(DatabaseOnly database) : IClassFixture<Dat
         Assert.True(preview.Allowed);
         Assert.Equal(partial.Order.AmountDue, preview.AmountReleased);
 
-        var week = new Date(DateTime.UtcNow.Date.AddDays(7));
+        // Dates are DateOnly both ways (Kiota's Date converts).
+        var week = DateOnly.FromDateTime(DateTime.UtcNow.AddDays(7));
         var scheduled = await client.CancelOrderAsync(id, new CancelOrderRequest { Reason = ClientCancellationReason.Customer_request, EffectiveDate = week });
-        Assert.Equal(week.ToString(), scheduled.Order!.ScheduledCancellation!.EffectiveDate.ToString());
+        DateOnly effective = scheduled.Order!.ScheduledCancellation!.EffectiveDate!.Value;
+        Assert.Equal(week, effective);
         var unscheduled = await client.UnscheduleCancellationAsync(id);
         Assert.Null(unscheduled.Order!.ScheduledCancellation);
 
@@ -113,6 +114,7 @@ public sealed class DotnetClientTests(DatabaseOnly database) : IClassFixture<Dat
         Assert.Equal(HttpStatusCode.Created, attempts.All[1].Status);
         Assert.Equal(attempts.All[0].IdempotencyKey, attempts.All[1].IdempotencyKey);
         Assert.False(string.IsNullOrEmpty(attempts.All[0].IdempotencyKey));
+        Assert.StartsWith("OrderCancel.Client/1.0.0 ", attempts.All[0].Request.Headers.UserAgent.ToString(), StringComparison.Ordinal);
         var orders = await client.ListOrdersAsync(q => q.Reference = "lost-answer").ToListAsync();
         Assert.Equal([created.Id], orders.Select(o => o.Id));
     }
