@@ -79,8 +79,10 @@ async function retryAfter(response: Response, retry: number, backoff: (retry: nu
       if (header === null) {
         return backoff(retry);
       }
+      // Seconds, or an HTTP date; anything else is read as no header at all.
       const seconds = Number(header);
-      return Number.isFinite(seconds) ? Math.max(seconds, 0) * 1000 : Math.max(Date.parse(header) - Date.now(), 0) || 0;
+      const date = Date.parse(header);
+      return Number.isFinite(seconds) ? Math.max(seconds, 0) * 1000 : Number.isFinite(date) ? Math.max(date - Date.now(), 0) : backoff(retry);
     }
     case 409: {
       const text = await response.clone().text();

@@ -303,6 +303,24 @@ test("safeFetch never retries a refusal that would answer the same", async () =>
   assert.equal(tries, 1);
 });
 
+test("safeFetch gives up at once on a Retry-After past its deadline, and reads a malformed one as none", async () => {
+  let tries = 0;
+  const farOff = safeFetch({ deadlineMs: 10_000 }, async () => {
+    tries++;
+    return new Response("", { status: 503, headers: { "Retry-After": "3600" } });
+  });
+  assert.equal((await farOff(new Request(`${url}/v1/settings`))).status, 503);
+  assert.equal(tries, 1);
+
+  tries = 0;
+  const malformed = safeFetch({ maxRetries: 2, firstBackoffMs: 100 }, async () => {
+    tries++;
+    return new Response("", { status: tries < 3 ? 429 : 200, headers: { "Retry-After": "soon" } });
+  });
+  assert.equal((await malformed(new Request(`${url}/v1/settings`))).status, 200);
+  assert.equal(tries, 3);
+});
+
 async function waitFor<T>(read: () => T | undefined): Promise<T> {
   for (let i = 0; i < 300; i++) {
     const value = read();

@@ -247,6 +247,42 @@ public sealed class DotnetClientTests(DatabaseOnly database) : IClassFixture<Dat
         Assert.True(missing.Count == 0, $"Operations without a method: {string.Join(", ", missing)}.");
     }
 
+    [Fact]
+    public async Task The_retry_handler_gives_up_at_once_on_a_Retry_After_past_its_deadline_and_never_retries_a_refusal()
+    {
+        var tries = 0;
+        using var farOff = new HttpClient(new SafeRetryHandler(new OrderCancelClientOptions { RetryDeadline = TimeSpan.FromSeconds(10) })
+        {
+            InnerHandler = new Answering(() =>
+            {
+                tries++;
+                var answer = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
+                answer.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromHours(1));
+                return answer;
+            }),
+        });
+        // An hour's wait would outlast the test's own run; the answer comes back after one try.
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await farOff.GetAsync(new Uri("http://127.0.0.1:1/v1/settings"))).StatusCode);
+        Assert.Equal(1, tries);
+
+        tries = 0;
+        using var refusing = new HttpClient(new SafeRetryHandler(new OrderCancelClientOptions())
+        {
+            InnerHandler = new Answering(() =>
+            {
+                tries++;
+                return new HttpResponseMessage(HttpStatusCode.Conflict) { Content = new StringContent("{\"code\":\"duplicate_reference\"}") };
+            }),
+        });
+        Assert.Equal(HttpStatusCode.Conflict, (await refusing.PostAsync(new Uri("http://127.0.0.1:1/v1/orders"), new StringContent("{}"))).StatusCode);
+        Assert.Equal(1, tries);
+    }
+
+    private sealed class Answering(Func<HttpResponseMessage> answer) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) => Task.FromResult(answer());
+    }
+
     private static CreateOrderRequest NewOrder(string reference) => new()
     {
         Kind = OrderKind.One_time,
