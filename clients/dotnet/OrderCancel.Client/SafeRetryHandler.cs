@@ -27,11 +27,6 @@ public sealed class SafeRetryHandler(OrderCancelClientOptions options) : Delegat
     public static readonly string UserAgent =
         $"OrderCancel.Client/{typeof(SafeRetryHandler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0"} (.NET {Environment.Version})";
 
-    public SafeRetryHandler()
-        : this(new OrderCancelClientOptions())
-    {
-    }
-
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         request.Headers.UserAgent.Clear();

@@ -17,16 +17,10 @@ public sealed class ClientPackageTests
         var output = Directory.CreateTempSubdirectory("ordercancel-pack-");
         try
         {
-            var pack = new ProcessStartInfo("dotnet", ["pack", Path.Combine(RepositoryRoot.Path, "clients", "dotnet", "OrderCancel.Client"), "-c", "Release", "-o", output.FullName])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            using var process = Process.Start(pack)!;
-            var said = process.StandardOutput.ReadToEndAsync();
-            var complained = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            Assert.True(process.ExitCode == 0, $"dotnet pack failed ({process.ExitCode}):\n{await said}\n{await complained}");
+            var (exitCode, said) = await ProcessOutput.RunToExitAsync(
+                new ProcessStartInfo("dotnet", ["pack", Path.Combine(RepositoryRoot.Path, "clients", "dotnet", "OrderCancel.Client"), "-c", "Release", "-o", output.FullName]),
+                TimeSpan.FromMinutes(5));
+            Assert.True(exitCode == 0, $"dotnet pack failed ({exitCode}):\n{said}");
 
             var package = Assert.Single(output.GetFiles("OrderCancel.Client.*.nupkg"));
             using var zip = ZipFile.OpenRead(package.FullName);

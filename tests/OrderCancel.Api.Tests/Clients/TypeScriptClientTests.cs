@@ -71,22 +71,12 @@ public sealed class TypeScriptClientTests(DatabaseOnly database, ITestOutputHelp
 
     private static async Task<(int ExitCode, string Output)> NpmAsync(string[] arguments, Dictionary<string, string> environment)
     {
-        var start = new ProcessStartInfo("npm") { WorkingDirectory = Folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
+        var start = new ProcessStartInfo("npm", arguments) { WorkingDirectory = Folder };
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;
         }
 
-        using var process = Process.Start(start)!;
-        var said = process.StandardOutput.ReadToEndAsync();
-        var complained = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, $"{await said}\n{await complained}");
+        return await ProcessOutput.RunToExitAsync(start, TimeSpan.FromMinutes(5));
     }
 }

@@ -109,7 +109,7 @@ public sealed class RunScriptTests : IDisposable
     /// <summary>Runs the copied run.sh with the test run's database settings removed, as a newcomer's shell has none.</summary>
     private async Task<(int ExitCode, string Output)> RunAsync(string[] arguments, params (string Name, string Value)[] environment)
     {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo("bash");
         start.ArgumentList.Add(Path.Combine(_checkout, "scripts", "run.sh"));
         foreach (var argument in arguments)
         {
@@ -126,12 +126,7 @@ public sealed class RunScriptTests : IDisposable
             start.Environment[name] = value;
         }
 
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output + await errors);
+        return await ProcessOutput.RunToExitAsync(start, TimeSpan.FromMinutes(2));
     }
 
     private static bool Listening(int port)
